@@ -1,0 +1,28 @@
+# The two commands of the README: `make repro` (set up and run the pipeline), `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# Apple Silicon gets the Qwen3-ASR engine on the GPU; everything else faster-whisper on the CPU.
+EXTRAS := $(shell $(PYTHON) -c "import platform; print('dev,mlx' if platform.system()=='Darwin' and platform.machine()=='arm64' else 'dev')")
+
+.PHONY: setup repro test bench clean
+
+$(BIN)/callscribe: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ".[$(EXTRAS)]"
+	touch $@
+
+setup: $(BIN)/callscribe
+
+repro: setup
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/dvc repro
+
+test: setup
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest
+
+bench: setup
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python bench/throughput.py
+
+clean:
+	rm -rf $(VENV)

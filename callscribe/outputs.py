@@ -1,0 +1,90 @@
+"""Writers for transcripts: JSON (Whisper's layout), TXT, SRT, VTT, RTTM; every write is atomic."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from callscribe.records import Transcript
+
+FORMATS = ("json", "txt", "srt", "vtt")
+
+
+def atomic_write(path: str | Path, text: str) -> None:
+    """Write to a temporary file beside `path`, fsync, then rename: readers never see half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _clock(seconds: float, sep: str) -> str:
+    ms = int(round(seconds * 1000))
+    h, ms = divmod(ms, 3_600_000)
+    m, ms = divmod(ms, 60_000)
+    s, ms = divmod(ms, 1000)
+    return f"{h:02d}:{m:02d}:{s:02d}{sep}{ms:03d}"
+
+
+def _label(seg) -> str:
+    return f"[{seg.speaker}] " if seg.speaker else ""
+
+
+def to_txt(t: Transcript) -> str:
+    if any(s.speaker for s in t.segments):
+        return "".join(f"{_label(s)}{s.text}\n" for s in t.segments)
+    return t.text + "\n" if t.text else ""
+
+
+def to_srt(t: Transcript) -> str:
+    blocks = [
+        f"{i}\n{_clock(s.start, ',')} --> {_clock(s.end, ',')}\n{_label(s)}{s.text}\n"
+        for i, s in enumerate(t.segments, 1)
+    ]
+    return "\n".join(blocks)
+
+
+def to_vtt(t: Transcript) -> str:
+    blocks = [f"{_clock(s.start, '.')} --> {_clock(s.end, '.')}\n{_label(s)}{s.text}\n" for s in t.segments]
+    return "WEBVTT\n\n" + "\n".join(blocks)
+
+
+def to_json(t: Transcript) -> str:
+    return json.dumps(t.to_dict(), ensure_ascii=False, indent=1)
+
+
+def to_rttm(t: Transcript, uri: str) -> str:
+    return "".join(
+        f"SPEAKER {uri} 1 {s.start:.3f} {s.end - s.start:.3f} <NA> <NA> {s.speaker} <NA> <NA>\n"
+        for s in t.segments
+        if s.speaker
+    )
+
+
+WRITERS = {"json": to_json, "txt": to_txt, "srt": to_srt, "vtt": to_vtt}
+
+
+def write_transcript(t: Transcript, stem: str | Path, formats=FORMATS) -> list[Path]:
+    """Write `stem.<fmt>` for each format; returns the paths written."""
+    written = []
+    for fmt in formats:
+        if fmt not in WRITERS:
+            raise ValueError(f"unknown output format {fmt!r}: choose from {', '.join(WRITERS)}")
+        path = Path(f"{stem}.{fmt}")
+        atomic_write(path, WRITERS[fmt](t))
+        written.append(path)
+    if any(s.speaker for s in t.segments):
+        path = Path(f"{stem}.rttm")
+        atomic_write(path, to_rttm(t, Path(stem).name))
+        written.append(path)
+    return written

@@ -1,0 +1,69 @@
+"""Typed results. A `Transcript` serialises straight to the per-call JSON (Whisper's layout)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass
+class Word:
+    start: float
+    end: float
+    word: str
+    probability: float
+    speaker: str | None = None
+
+
+@dataclass
+class Segment:
+    start: float
+    end: float
+    text: str
+    words: list[Word] | None = None
+    speaker: str | None = None
+    avg_logprob: float | None = None
+    no_speech_prob: float | None = None
+    compression_ratio: float | None = None
+
+    def shifted(self, offset: float) -> "Segment":
+        """The same segment with times moved by `offset` seconds (pieces of a long call)."""
+        words = None
+        if self.words is not None:
+            words = [Word(round(w.start + offset, 3), round(w.end + offset, 3), w.word, w.probability, w.speaker) for w in self.words]
+        return Segment(
+            round(self.start + offset, 3), round(self.end + offset, 3), self.text, words, self.speaker,
+            self.avg_logprob, self.no_speech_prob, self.compression_ratio,
+        )
+
+
+@dataclass
+class Transcript:
+    text: str
+    language: str | None
+    duration: float
+    segments: list[Segment] = field(default_factory=list)
+    speakers: dict | None = None  # talk time per speaker, when diarized
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        for i, seg in enumerate(d["segments"]):
+            seg["id"] = i
+            if seg["words"] is None:
+                del seg["words"]
+            for key in ("speaker", "avg_logprob", "no_speech_prob", "compression_ratio"):
+                if seg[key] is None:
+                    del seg[key]
+            for w in seg.get("words") or []:
+                if w["speaker"] is None:
+                    del w["speaker"]
+        if d["speakers"] is None:
+            del d["speakers"]
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Transcript":
+        segs = []
+        for s in d.get("segments", []):
+            words = [Word(**{k: w.get(k) for k in ("start", "end", "word", "probability", "speaker")}) for w in s["words"]] if "words" in s else None
+            segs.append(Segment(s["start"], s["end"], s["text"], words, s.get("speaker"), s.get("avg_logprob"), s.get("no_speech_prob"), s.get("compression_ratio")))
+        return cls(d.get("text", ""), d.get("language"), d.get("duration", 0.0), segs, d.get("speakers"))

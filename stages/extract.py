@@ -1,0 +1,23 @@
+"""Stage extract: unpack the archives in params `extract.archives` into data/audio/<archive>/."""
+
+import sys
+
+from callscribe import params
+from callscribe.archive import ArchiveError, Limits, extract
+
+
+def main():
+    p = params.load()["extract"]
+    limits = Limits(int(p["max_member_gb"] * 1024**3), int(p["max_total_gb"] * 1024**3), float(p["max_ratio"]))
+    try:
+        reports = extract(p["archives"], "data/audio", limits)
+    except ArchiveError as e:
+        sys.exit(f"extract: {e}")
+    for r in reports:
+        print(f"extract: {r.archive}: {len(r.extracted)} new, {len(r.unchanged)} unchanged, {len(r.skipped)} skipped")
+        for name, why in r.skipped:
+            print(f"  skipped {name}: {why}")
+
+
+if __name__ == "__main__":
+    main()
