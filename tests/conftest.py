@@ -49,6 +49,7 @@ def copy_project(dest: Path) -> Path:
     return dest
 
 
-def dvc_env() -> dict:
-    # Stage commands call `python`: make it this interpreter, whatever PATH says.
-    return {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", "DVC_NO_ANALYTICS": "1"}
+def dvc_env(project: Path) -> dict:
+    # Stage commands call `python`: make it this interpreter, importing the copy's own package.
+    return {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+            "PYTHONPATH": str(project), "DVC_NO_ANALYTICS": "1"}

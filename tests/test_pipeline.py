@@ -14,7 +14,7 @@ from tests.conftest import copy_project, dvc_env
 
 
 def dvc(project, *args, check=True):
-    out = subprocess.run(["dvc", *args], cwd=project, capture_output=True, text=True, env=dvc_env())
+    out = subprocess.run(["dvc", *args], cwd=project, capture_output=True, text=True, env=dvc_env(project))
     assert not check or out.returncode == 0, out.stdout + out.stderr
     return out.stdout + out.stderr
 
@@ -77,7 +77,7 @@ def test_repro_then_only_what_changed_reruns(tmp_path):
 def test_killed_repro_resumes_without_loss_or_duplicates(tmp_path):
     project = copy_project(tmp_path / "project")
     journal = project / "data/transcripts/2025-09b/journal.jsonl"
-    proc = subprocess.Popen(["dvc", "repro"], cwd=project, env=dvc_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(["dvc", "repro"], cwd=project, env=dvc_env(project), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 300
     while time.time() < deadline and not (journal.exists() and len(journal.read_text().splitlines()) >= 3):
         time.sleep(0.2)
