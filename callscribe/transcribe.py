@@ -24,7 +24,7 @@ from callscribe import __version__
 from callscribe.audio import SAMPLE_RATE, AudioError, load_audio, to_mono
 from callscribe.journal import Journal, is_done
 from callscribe.outputs import write_transcript
-from callscribe.records import Segment, Transcript
+from callscribe.records import Segment, Transcript, Word
 from callscribe.settings import TranscribeSettings
 
 
@@ -100,25 +100,125 @@ def transcribe_audio(engine, audio: np.ndarray, settings: TranscribeSettings) ->
     return Transcript(text=text, language=language, duration=round(duration, 3), segments=segments), warnings
 
 
+PACK_GAP = 2.0  # seconds of silence between packed calls: Whisper hears a pause, not a run-on
+
+
+def transcribe_packed(engine, monos: list[np.ndarray], settings: TranscribeSettings) -> list[tuple[Transcript, list[str]]]:
+    """Short mono calls decoded as one tape, so one 30 s window serves several calls instead of
+    each being padded to 30 s. Words go back to their call by time; any call whose text looks
+    wrong is redone on its own."""
+    from callscribe.vad import speech_regions
+
+    gap = np.zeros(int(PACK_GAP * SAMPLE_RATE), np.float32)
+    parts, spans = [], []  # spans: (item, tape start, tape end, source start), in samples
+    cursor = 0
+    for i, mono in enumerate(monos):
+        regions = speech_regions(mono) if settings.vad else [(0, len(mono))]
+        if not regions:
+            continue  # nothing to decode: no_speech below
+        start, end = regions[0][0], regions[-1][1]
+        spans.append((i, cursor, cursor + end - start, start))
+        parts += [mono[start:end], gap]
+        cursor += end - start + len(gap)
+    tape_seg_of: list = [None for _ in monos]  # the tape segment each call's last segment came from
+    segs_of: list[list[Segment]] = [[] for _ in monos]
+    language = settings.language
+    if spans:
+        segs, language = engine.transcribe(np.concatenate(parts), settings, packed=True)
+        for seg in segs:
+            # Whisper's segment times (timestamp tokens) are surer than its word times: a segment
+            # lying mostly in one call goes to it whole; only a straddling one is split by word.
+            owner = _span_holding(spans, seg.start, seg.end)
+            for w in seg.words or []:
+                sp = owner or _span_of_word(spans, w.start, w.end)
+                item, t0, t1, src = sp
+                shift = (src - t0) / SAMPLE_RATE
+                lo, hi = src / SAMPLE_RATE, (src + t1 - t0) / SAMPLE_RATE
+                word = Word(round(min(max(w.start + shift, lo), hi), 3), round(min(max(w.end + shift, lo), hi), 3), w.word, w.probability)
+                if tape_seg_of[item] is not seg:  # a new segment where the tape segment or the call changes
+                    segs_of[item].append(Segment(word.start, word.end, "", [], avg_logprob=seg.avg_logprob,
+                                                 no_speech_prob=seg.no_speech_prob, compression_ratio=seg.compression_ratio))
+                    tape_seg_of[item] = seg
+                out = segs_of[item][-1]
+                out.words.append(word)
+                out.end = word.end
+                out.text = (out.text + word.word) if out.text else word.word.strip()
+    results = []
+    for i, mono in enumerate(monos):
+        duration = len(mono) / SAMPLE_RATE
+        segments = segs_of[i]
+        if not settings.timestamps:
+            for seg in segments:
+                seg.words = None
+        text = " ".join(s.text for s in segments).strip()
+        if repetition_warning(text, duration):
+            results.append(transcribe_audio(engine, mono[None, :], settings))
+            continue
+        results.append((Transcript(text=text, language=language, duration=round(duration, 3), segments=segments), []))
+    return results
+
+
+def _span_holding(spans, start: float, end: float, share: float = 0.8):
+    """The packed call holding at least `share` of [start, end] (seconds on the tape), if any."""
+    a, b = start * SAMPLE_RATE, end * SAMPLE_RATE
+    for sp in spans:
+        if b > a and (min(b, sp[2]) - max(a, sp[1])) >= share * (b - a):
+            return sp
+    return None
+
+
+def _span_of_word(spans, start: float, end: float):
+    """The packed call a word belongs to, judged by where it ends: DTW stretches a call's first
+    word back across the silence before it, but its end stays where the speech is. A word
+    ending in a gap is the previous call's tail."""
+    x = end * SAMPLE_RATE - SAMPLE_RATE // 50
+    before = [sp for sp in spans if sp[1] <= x]
+    return before[-1] if before else spans[0]
+
+
+def transcribe_files(engine, jobs: list[Job], settings: TranscribeSettings) -> list[tuple[dict, Transcript | None]]:
+    """Calls -> (journal record, transcript or None) each. Never raises for bad audio.
+
+    Several short mono calls are packed together when the engine supports it."""
+    t0, model_t0 = time.perf_counter(), getattr(engine, "model_seconds", 0.0)
+    base = {"engine": engine.name, "model": engine.model, "versions": {"callscribe": __version__, **engine.versions},
+            "settings_hash": settings.hash()}
+    records, audios = [], []
+    for job in jobs:
+        records.append({"id": job.id, "path": job.path, "sha256": job.sha256, **base})
+        try:
+            audios.append(load_audio(job.path))
+        except (AudioError, OSError) as e:
+            audios.append(None)
+            reason = f"cannot decode {job.path}: {e}. Check that the file plays; re-export it or leave it out with the filter params."
+            records[-1].update(status="error", reason=reason, audio_seconds=0.0, warnings=[])
+    results: dict[int, tuple[Transcript, list[str]]] = {}
+    packable = [i for i, a in enumerate(audios) if a is not None and a.shape[0] == 1]
+    if len(packable) > 1 and getattr(engine, "supports_packing", False):
+        results.update(zip(packable, transcribe_packed(engine, [audios[i][0] for i in packable], settings)))
+    for i, audio in enumerate(audios):
+        if audio is not None and i not in results:
+            results[i] = transcribe_audio(engine, audio, settings)
+    out = []
+    total_audio = sum(t.duration for t, _ in results.values()) or 1.0
+    wall = time.perf_counter() - t0
+    in_model = getattr(engine, "model_seconds", 0.0) - model_t0
+    for i, record in enumerate(records):
+        transcript = None
+        if i in results:
+            transcript, warnings = results[i]
+            record.update(status="ok" if transcript.text else "no_speech", reason=None if transcript.text else "no speech detected",
+                          audio_seconds=transcript.duration, warnings=warnings)
+        # Packed calls share their decoding time in proportion to their audio.
+        share = transcript.duration / total_audio if transcript else 0.0
+        record.update(wall_seconds=round(wall * share, 3), model_seconds=round(in_model * share, 3))
+        out.append((record, transcript))
+    return out
+
+
 def transcribe_file(engine, job: Job, settings: TranscribeSettings) -> tuple[dict, Transcript | None]:
-    """One call -> (journal record, transcript or None). Never raises for bad audio."""
-    t0 = time.perf_counter()
-    record = {
-        "id": job.id, "path": job.path, "sha256": job.sha256, "engine": engine.name, "model": engine.model,
-        "versions": {"callscribe": __version__, **engine.versions}, "settings_hash": settings.hash(),
-    }
-    try:
-        audio = load_audio(job.path)
-    except (AudioError, OSError) as e:
-        reason = f"cannot decode {job.path}: {e}. Check that the file plays; re-export it or leave it out with the filter params."
-        return {**record, "status": "error", "reason": reason, "audio_seconds": 0.0, "wall_seconds": round(time.perf_counter() - t0, 3), "warnings": []}, None
-    transcript, warnings = transcribe_audio(engine, audio, settings)
-    status = "ok" if transcript.text else "no_speech"
-    record.update(
-        status=status, reason=None if transcript.text else "no speech detected",
-        audio_seconds=transcript.duration, wall_seconds=round(time.perf_counter() - t0, 3), warnings=warnings,
-    )
-    return record, transcript
+    """One call -> (journal record, transcript or None)."""
+    return transcribe_files(engine, [job], settings)[0]
 
 
 # --- worker processes ----------------------------------------------------------------------
@@ -140,11 +240,10 @@ def _init_worker(settings: TranscribeSettings) -> None:
         _LOAD_ERROR = e
 
 
-def _work(job: Job, settings: TranscribeSettings):
+def _work(jobs: list[Job], settings: TranscribeSettings):
     if _LOAD_ERROR is not None:
         raise RuntimeError(f"model {settings.model!r} ({settings.engine}) failed to load: {_LOAD_ERROR}")
-    record, transcript = transcribe_file(_ENGINE, job, settings)
-    return record, transcript.to_dict() if transcript else None
+    return [(record, t.to_dict() if t else None) for record, t in transcribe_files(_ENGINE, jobs, settings)]
 
 
 class _InProcessPool:
@@ -174,6 +273,22 @@ def _pool(settings: TranscribeSettings, n_jobs: int):
 
 
 # --- many calls -----------------------------------------------------------------------------
+
+PACK_GROUP_SECONDS = 60.0  # audio per group of packed short calls: a few windows, little lost to Ctrl-C
+
+
+def groups(jobs: list[Job], pack_seconds: float) -> list[list[Job]]:
+    """Jobs (longest first) as worker tasks: long calls alone, short calls of similar length together."""
+    out: list[list[Job]] = []
+    for job in jobs:
+        short = 0 < job.duration <= pack_seconds
+        last = out[-1] if out else None
+        if short and last and 0 < last[0].duration <= pack_seconds and sum(j.duration for j in last) + job.duration <= PACK_GROUP_SECONDS:
+            last.append(job)
+        else:
+            out.append([job])
+    return out
+
 
 
 def run(
@@ -215,31 +330,34 @@ def run(
         bar.update(job.duration)
         bar.set_postfix_str(" ".join(f"{k}={v}" for k, v in sorted(summary.counts.items())), refresh=False)
 
-    queue, suspects = list(reversed(todo)), []
-    pool = _pool(settings, len(todo))
+    queue, suspects = list(reversed(groups(todo, settings.pack_seconds))), []
+    pool = _pool(settings, len(queue))
     try:
         while queue or suspects:
             # After a worker died, run the files it may have held one at a time to find the culprit.
             batch, limit = (suspects, 1) if suspects else (queue, 2 * settings.workers)
-            running: dict[cf.Future, Job] = {}
+            running: dict[cf.Future, list[Job]] = {}
             broken = False
             while batch or running:
                 while batch and len(running) < limit:
-                    job = batch.pop()
-                    running[pool.submit(_work, job, settings)] = job
+                    group = batch.pop()
+                    running[pool.submit(_work, group, settings)] = group
                 finished, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
                 for fut in finished:
-                    job = running.pop(fut)
+                    group = running.pop(fut)
                     try:
-                        finish(job, *fut.result())
+                        results = fut.result()
                     except cf.process.BrokenProcessPool:
-                        if limit == 1:
-                            finish(job, _crash_record(job, settings), None)
+                        if limit == 1 and len(group) == 1:
+                            finish(group[0], _crash_record(group[0], settings), None)
                         else:
-                            suspects.append(job)
+                            suspects += [[job] for job in group]
                         broken = True
+                        continue
+                    for job, (record, transcript) in zip(group, results):
+                        finish(job, record, transcript)
                 if broken:
-                    suspects += list(running.values())
+                    suspects += [[job] for group in running.values() for job in group]
                     pool.shutdown(wait=False, cancel_futures=True)
                     pool = _pool(settings, 2)
                     break

@@ -89,3 +89,28 @@ def test_cli_writes_outputs_and_resume_skips(sample_audio, tmp_path):
     # A changed setting re-transcribes.
     third = subprocess.run(cmd + ["--resume", "--beam-size", "1"], capture_output=True, text=True)
     assert "0 already done" in third.stderr
+
+
+def test_packed_short_calls_match_one_by_one(sample_audio, labels, engine):
+    """Packing short calls into shared windows must not cost accuracy or mix calls up."""
+    import soundfile as sf
+
+    from callscribe.transcribe import Job, groups, transcribe_files  # noqa: F811
+
+    short = sorted((p for p in sample_audio.rglob("*.WAV") if p.stat().st_size > 1024 and sf.info(str(p)).channels == 1
+                    and sf.info(str(p)).duration < 10 and (p.relative_to(sample_audio).parts[0], p.name) in labels), key=lambda p: p.name)[:8]
+    jobs = [Job(p.name, str(p), "", sf.info(str(p)).duration) for p in short]
+    tasks = groups(sorted(jobs, key=lambda j: -j.duration), 20)
+    assert sum(map(len, tasks)) == 8 and len(tasks) < 8 and all(sum(j.duration for j in g) <= 60 for g in tasks)
+    assert groups(jobs, 0) == [[j] for j in jobs]  # pack_seconds 0: one call per task
+    settings = TranscribeSettings(workers=1).resolved()
+    packed = transcribe_files(engine, jobs, settings)
+    single = [transcribe_files(engine, [job], settings)[0] for job in jobs]
+    refs = [labels[(p.relative_to(sample_audio).parts[0], p.name)]["text"] for p in short]
+    wer_packed, _ = score([(j.id, r, t.text) for j, r, (_, t) in zip(jobs, refs, packed)])
+    wer_single, _ = score([(j.id, r, t.text) for j, r, (_, t) in zip(jobs, refs, single)])
+    assert wer_packed["wer"] <= wer_single["wer"] + 0.03
+    for job, (record, t) in zip(jobs, packed):
+        assert record["status"] == "ok" and t.segments
+        words = [w for s in t.segments for w in s.words]
+        assert all(0 <= w.start <= w.end <= job.duration + 0.05 for w in words)

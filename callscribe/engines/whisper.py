@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import importlib.resources
+import time
 from pathlib import Path
 
 import numpy as np
@@ -50,6 +51,7 @@ def bundled_files(name: str) -> dict[str, bytes]:
 
 class WhisperEngine:
     name = "faster-whisper"
+    supports_packing = True  # word timestamps let packed calls be told apart
 
     def __init__(self, settings: TranscribeSettings):
         from faster_whisper import WhisperModel
@@ -68,21 +70,29 @@ class WhisperEngine:
             self._model = WhisperModel(settings.model, **kwargs)
         else:  # a hub id: works only where the network and the hub allow
             self._model = WhisperModel(settings.model, **kwargs)
+        self._model.model = _Timed(self._model.model)
 
-    def transcribe(self, audio: np.ndarray, settings: TranscribeSettings, safer: bool = False) -> tuple[list[Segment], str | None]:
+    @property
+    def model_seconds(self) -> float:
+        """Seconds spent inside CTranslate2 so far: what the rest of the pipeline costs is the remainder."""
+        return self._model.model.seconds
+
+    def transcribe(self, audio: np.ndarray, settings: TranscribeSettings, safer: bool = False, packed: bool = False) -> tuple[list[Segment], str | None]:
         options = dict(
             language=settings.language,
             beam_size=settings.beam_size,
-            word_timestamps=settings.timestamps,
-            vad_filter=settings.vad,
+            word_timestamps=settings.timestamps or packed,
+            vad_filter=settings.vad and not packed,  # packed calls are already cut to their speech
         )
+        if packed:  # one call's text must not steer the next call's decoding
+            options.update(condition_on_previous_text=False)
         if safer:  # used to retry a piece that came out as a repetition loop
             options.update(condition_on_previous_text=False, temperature=[0.2, 0.4, 0.6, 0.8, 1.0], repetition_penalty=1.1)
         segments, info = self._model.transcribe(audio, **options)
         out = []
         for s in segments:
             words = None
-            if settings.timestamps:
+            if settings.timestamps or packed:
                 words = [Word(round(float(w.start), 3), round(float(w.end), 3), w.word, round(float(w.probability), 4)) for w in (s.words or [])]
             out.append(
                 Segment(
@@ -92,3 +102,24 @@ class WhisperEngine:
                 )
             )
         return out, info.language
+
+
+class _Timed:
+    """Wraps the CTranslate2 model to count the seconds spent in it (encode, generate, align...)."""
+
+    def __init__(self, model):
+        self._model, self.seconds = model, 0.0
+
+    def __getattr__(self, name):
+        attr = getattr(self._model, name)
+        if not callable(attr):
+            return attr
+
+        def timed(*args, **kwargs):
+            t0 = time.perf_counter()
+            try:
+                return attr(*args, **kwargs)
+            finally:
+                self.seconds += time.perf_counter() - t0
+
+        return timed

@@ -1,0 +1,193 @@
+"""Throughput benchmark: the first script's one-file-at-a-time loop against callscribe's pipeline.
+
+Both run on the same files, model (bundled Whisper base, int8) and machine, one after the other,
+each in its own process so that peak memory is its own. Prints audio seconds, wall seconds, speed
+(x real time), WER against the references, peak RSS per process, the time spent inside the model,
+then the speed ratio and the WER difference.
+
+    python bench/throughput.py                    # default mix: samples + ../shared/data/gsm8k
+    python bench/throughput.py --files a.wav b.wav --refs refs.jsonl
+    python bench/throughput.py --memory           # also: the pipeline on a 90-minute call
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared" / "data"
+
+
+def default_set(workdir: Path) -> list[tuple[str, str]]:
+    """(path, reference): short calls, 5-minute calls and a 20-minute call, all GSM 8 kHz."""
+    from callscribe.archive import extract
+
+    files = []
+    audio = workdir / "samples"
+    extract(sorted((REPO / "samples").glob("*.zip")), audio)
+    for lab in map(json.loads, (REPO / "samples" / "labels.jsonl").read_text().splitlines()):
+        path = audio / lab["archive"]
+        hits = [p for p in path.rglob(lab["file"]) if p.stat().st_size > 1024]
+        files += [(str(hits[0]), lab["text"])] if hits else []
+    gsm = SHARED / "gsm8k"
+    digits = [json.loads(line) for line in open(gsm / "fsdd_digits_8k" / "manifest.jsonl")]
+    for m in random.Random(0).sample(digits, 60):
+        files.append((str(gsm / "fsdd_digits_8k" / m["audio"]), m["text"]))
+    for folder in ("lj_longform_5min_22k", "lj_longform_chapter_22k", "smoke_misc"):
+        for m in map(json.loads, open(gsm / folder / "manifest.jsonl")):
+            files.append((str(gsm / folder / m["audio"]), m["text"]))
+    return files
+
+
+def peak_rss_mb(who=resource.RUSAGE_SELF) -> float:
+    return resource.getrusage(who).ru_maxrss / 1024  # Linux reports KiB
+
+
+def run_baseline(files: list[str], out: Path) -> dict:
+    """What the first script did: one process, model loaded once, transcribe(path) file after file."""
+    from faster_whisper import WhisperModel
+
+    from callscribe.engines.whisper import _Timed, bundled_files
+
+    t0 = time.perf_counter()
+    model = WhisperModel("bundled-base", device="cpu", compute_type="int8", files=bundled_files("base"))
+    model.model = _Timed(model.model)
+    load = time.perf_counter() - t0
+    texts, audio = {}, 0.0
+    for path in files:
+        segments, info = model.transcribe(path)
+        texts[path] = " ".join(s.text.strip() for s in segments)
+        audio += info.duration
+    wall = time.perf_counter() - t0
+    return {"audio_seconds": audio, "wall_seconds": wall, "load_seconds": load, "model_seconds": model.model.seconds,
+            "texts": texts, "peak_rss_mb": {"main": peak_rss_mb()}}
+
+
+def run_pipeline(files: list[str], out: Path) -> dict:
+    """callscribe's transcribe stage with the settings in params.yaml."""
+    import yaml
+
+    from callscribe.journal import Journal
+    from callscribe.profile import sha256_file
+    from callscribe.settings import TranscribeSettings
+    from callscribe.transcribe import Job, run
+
+    import soundfile as sf
+
+    settings = TranscribeSettings.from_params(yaml.safe_load((REPO / "params.yaml").read_text())["transcribe"])
+    jobs = [Job(f"{i:04d}", p, sha256_file(p), sf.info(p).duration) for i, p in enumerate(files)]
+    t0 = time.perf_counter()
+    run(jobs, out, settings, progress=False)
+    wall = time.perf_counter() - t0
+    entries = Journal(out / "journal.jsonl").entries()
+    texts = {}
+    for job in jobs:
+        e = entries[job.id]
+        texts[job.path] = json.loads((out / e["json"]).read_text())["text"] if e.get("json") else ""
+    return {"audio_seconds": sum(e["audio_seconds"] for e in entries.values()), "wall_seconds": wall,
+            "worker_seconds": sum(e["wall_seconds"] for e in entries.values()),
+            "model_seconds": sum(e.get("model_seconds", 0.0) for e in entries.values()),
+            "settings": {k: v for k, v in vars(settings).items()}, "texts": texts,
+            "peak_rss_mb": {"main": peak_rss_mb(), "largest worker": peak_rss_mb(resource.RUSAGE_CHILDREN)}}
+
+
+def child(kind: str, files_json: str, result_json: str) -> None:
+    files = json.loads(Path(files_json).read_text())
+    out = Path(result_json).with_suffix("")
+    result = (run_baseline if kind == "baseline" else run_pipeline)(files, out)
+    Path(result_json).write_text(json.dumps(result))
+
+
+def measure(kind: str, files: list[str], workdir: Path) -> dict:
+    files_json, result_json = workdir / f"{kind}-files.json", workdir / f"{kind}.json"
+    files_json.write_text(json.dumps(files))
+    print(f"running {kind} on {len(files)} files...", flush=True)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    subprocess.run([sys.executable, __file__, "--child", kind, str(files_json), str(result_json)], check=True, env=env)
+    return json.loads(result_json.read_text())
+
+
+def report(name: str, r: dict, refs: dict[str, str]) -> float:
+    from callscribe.evaluate import score
+
+    metrics, _ = score([(p, refs[p], r["texts"].get(p, "")) for p in refs])
+    speed = r["audio_seconds"] / r["wall_seconds"]
+    rss = ", ".join(f"{k} {v:.0f} MB" for k, v in r["peak_rss_mb"].items())
+    busy = r.get("worker_seconds", r["wall_seconds"])
+    print(f"{name:9s} audio {r['audio_seconds']:8.1f} s  wall {r['wall_seconds']:7.1f} s  speed {speed:6.1f}x real time  "
+          f"WER {metrics['wer']:.2%}  peak RSS {rss}")
+    print(f"{'':9s} time in the model {r['model_seconds']:.1f} s of {busy:.1f} s busy ({r['model_seconds'] / busy:.0%}); "
+          f"outside it {busy - r['model_seconds']:.1f} s")
+    r["wer"], r["speed"] = metrics["wer"], speed
+    return metrics["wer"]
+
+
+def long_call(workdir: Path, minutes: float = 90) -> str:
+    """A 90-minute GSM call: the 20-minute chapter, repeated."""
+    import numpy as np
+    import soundfile as sf
+
+    src, sr = sf.read(str(next((SHARED / "gsm8k" / "lj_longform_chapter_22k").glob("*.wav"))), dtype="int16")
+    reps = int(np.ceil(minutes * 60 * sr / len(src)))
+    path = workdir / "long_90min.wav"
+    sf.write(str(path), np.tile(src, reps)[: int(minutes * 60 * sr)], sr, subtype="GSM610")
+    return str(path)
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        return child(*sys.argv[2:5])
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--files", nargs="*", help="audio files (default: the mix described above)")
+    parser.add_argument("--refs", help="JSON lines with `audio` (path) and `text`, for --files")
+    parser.add_argument("--skip-baseline", action="store_true")
+    parser.add_argument("--memory", action="store_true", help="also run the pipeline on a 90-minute call")
+    parser.add_argument("--json", help="write all figures here")
+    args = parser.parse_args()
+
+    workdir = Path(tempfile.mkdtemp(prefix="callscribe-bench-"))
+    if args.files:
+        refs = {}
+        if args.refs:
+            refs = {str(Path(d["audio"])): d["text"] for d in map(json.loads, open(args.refs))}
+        pairs = [(f, refs.get(f, "")) for f in args.files]
+    else:
+        pairs = default_set(workdir)
+    files, refs = [p for p, _ in pairs], dict(pairs)
+    print(f"{len(files)} files; machine: {os.cpu_count()} CPUs\n", flush=True)
+
+    results = {}
+    if not args.skip_baseline:
+        results["baseline"] = measure("baseline", files, workdir)
+    results["pipeline"] = measure("pipeline", files, workdir)
+    print()
+    for name, r in results.items():
+        report(name, r, refs)
+    if "baseline" in results:
+        b, p = results["baseline"], results["pipeline"]
+        print(f"\npipeline vs baseline: {p['speed'] / b['speed']:.2f}x the throughput; "
+              f"WER {100 * (p['wer'] - b['wer']):+.2f} points")
+    if args.memory:
+        path = long_call(workdir)
+        (workdir / "long").mkdir()
+        r = measure("pipeline", [path], workdir / "long")
+        print(f"\n90-minute call: wall {r['wall_seconds']:.0f} s, speed {r['audio_seconds'] / r['wall_seconds']:.1f}x, "
+              f"peak RSS {', '.join(f'{k} {v:.0f} MB' for k, v in r['peak_rss_mb'].items())}")
+        results["long_call"] = r
+    if args.json:
+        for r in results.values():
+            r.pop("texts", None)
+        Path(args.json).write_text(json.dumps(results, indent=2, default=str))
+
+
+if __name__ == "__main__":
+    main()
