@@ -14,6 +14,7 @@ import sys
 import time
 import zlib
 from collections import Counter
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from tqdm import tqdm
 from callscribe import __version__
 from callscribe.audio import SAMPLE_RATE, AudioError, load_audio, to_mono
 from callscribe.journal import Journal, is_done
-from callscribe.outputs import write_transcript
+from callscribe.outputs import check_writable, output_error, remove_stale_temp_files, write_transcript
 from callscribe.records import Segment, Transcript
 from callscribe.settings import TranscribeSettings
 
@@ -109,16 +110,24 @@ def transcribe_file(engine, job: Job, settings: TranscribeSettings) -> tuple[dic
     }
     try:
         audio = load_audio(job.path)
+        transcript, warnings = transcribe_audio(engine, audio, settings)
     except (AudioError, OSError) as e:
         reason = f"cannot decode {job.path}: {e}. Check that the file plays; re-export it or leave it out with the filter params."
-        return {**record, "status": "error", "reason": reason, "audio_seconds": 0.0, "wall_seconds": round(time.perf_counter() - t0, 3), "warnings": []}, None
-    transcript, warnings = transcribe_audio(engine, audio, settings)
+        return _error_record(record, reason, t0), None
+    except Exception as e:  # noqa: BLE001 - one file's failure (MemoryError, a decoder error) must not stop the run
+        reason = (f"transcription failed on {job.path} ({type(e).__name__}: {e}); if it ran out of memory lower "
+                  "transcribe.max_chunk_minutes or transcribe.workers, else check that the file plays")
+        return _error_record(record, reason, t0), None
     status = "ok" if transcript.text else "no_speech"
     record.update(
-        status=status, reason=None if transcript.text else "no speech detected",
+        status=status, reason=None if transcript.text else "no speech detected" if transcript.duration else "the file holds no audio (0 s)",
         audio_seconds=transcript.duration, wall_seconds=round(time.perf_counter() - t0, 3), warnings=warnings,
     )
     return record, transcript
+
+
+def _error_record(record: dict, reason: str, t0: float) -> dict:
+    return {**record, "status": "error", "reason": reason, "audio_seconds": 0.0, "wall_seconds": round(time.perf_counter() - t0, 3), "warnings": []}
 
 
 # --- worker processes ----------------------------------------------------------------------
@@ -165,6 +174,19 @@ class _InProcessPool:
         pass
 
 
+def _submit(pool, job: Job, settings: TranscribeSettings) -> cf.Future:
+    if isinstance(pool, _InProcessPool):
+        return pool.submit(_work, job, settings)
+    # Workers start inside submit. Started with SIGINT blocked, they keep it blocked: a Ctrl-C, which a
+    # terminal sends to the whole process group, reaches only this process (which stops them), and no
+    # worker prints a traceback. A Ctrl-C meanwhile is delivered here when the mask is restored.
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        return pool.submit(_work, job, settings)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
 def _pool(settings: TranscribeSettings, n_jobs: int):
     if settings.workers <= 1 or n_jobs <= 1:
         return _InProcessPool(settings)
@@ -187,7 +209,8 @@ def run(
     desc: str = "transcribe",
 ) -> Summary:
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    check_writable(out_dir)  # a read-only or full folder fails now, not after the model has loaded
+    remove_stale_temp_files(out_dir)  # left by a kill in the middle of a write
     journal = Journal(out_dir / "journal.jsonl")
     done = journal.entries() if resume else {}
     settings_hash = settings.hash()
@@ -198,21 +221,24 @@ def run(
         return summary
 
     bar = tqdm(
-        total=round(sum(j.duration for j in todo), 1), unit="audio-s", desc=desc, dynamic_ncols=True,
+        total=sum(j.duration for j in todo), unit="audio-s", desc=desc, dynamic_ncols=True,
         mininterval=0.5 if sys.stderr.isatty() else 10, disable=not progress,
         bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} audio-s [{elapsed}<{remaining}, {rate_fmt}]{postfix}",
     )
     t0 = time.perf_counter()
 
     def finish(job: Job, record: dict, transcript: dict | None) -> None:
-        if transcript is not None:
-            write_transcript(Transcript.from_dict(transcript), out_dir / job.id, formats)
-            record["json"] = f"{job.id}.json"
-        record["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-        journal.append(record)  # last: a record exists only once its outputs do
+        try:
+            if transcript is not None:
+                write_transcript(Transcript.from_dict(transcript), out_dir / job.id, formats)
+                record["json"] = f"{job.id}.json"
+            record["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+            journal.append(record)  # last: a record exists only once its outputs do
+        except OSError as e:  # full disk, read-only: every later file would fail alike, so stop
+            raise output_error(out_dir, e) from e
         summary.counts[record["status"]] += 1
         summary.audio_seconds += record["audio_seconds"]
-        bar.update(job.duration)
+        bar.update(min(job.duration, bar.total - bar.n))
         bar.set_postfix_str(" ".join(f"{k}={v}" for k, v in sorted(summary.counts.items())), refresh=False)
 
     queue, suspects = list(reversed(todo)), []
@@ -226,13 +252,13 @@ def run(
             while batch or running:
                 while batch and len(running) < limit:
                     job = batch.pop()
-                    running[pool.submit(_work, job, settings)] = job
+                    running[_submit(pool, job, settings)] = job
                 finished, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
                 for fut in finished:
                     job = running.pop(fut)
                     try:
                         finish(job, *fut.result())
-                    except cf.process.BrokenProcessPool:
+                    except BrokenProcessPool:
                         if limit == 1:
                             finish(job, _crash_record(job, settings), None)
                         else:
@@ -243,7 +269,7 @@ def run(
                     pool.shutdown(wait=False, cancel_futures=True)
                     pool = _pool(settings, 2)
                     break
-    except KeyboardInterrupt:
+    except BaseException:  # Ctrl-C, an unwritable output folder: stop the workers now, not after their files
         summary.interrupted = True
         _stop(pool)
         raise
@@ -261,6 +287,8 @@ def _stop(pool) -> None:
     pool.shutdown(wait=False, cancel_futures=True)
     for proc in procs:
         proc.terminate()
+    for proc in procs:
+        proc.join(5)  # reaped, so no leaked-semaphore warnings at exit
 
 
 def _crash_record(job: Job, settings: TranscribeSettings) -> dict:
