@@ -18,22 +18,23 @@ from tests.conftest import find_sample
 JFK = "1758662274"
 JFK_WORDS = "ask not what your country can do for you"
 
-# name -> (status the user must see, words the text must hold or None)
+# name -> (status from `callscribe transcribe`, status in the pipeline's calls.jsonl, words the text must hold)
+# The pipeline's filter stage drops unreadable and near-empty files before transcription: "filtered".
 EXPECTED = {
-    "header only.wav": ("error", None),
-    "empty.wav": ("error", None),
-    "random bytes.WAV": ("error", None),
-    "truncated gsm.wav": ("ok", "ask not"),
-    "header lies about length.wav": ("ok", JFK_WORDS),
-    "mp3 named.wav": ("ok", JFK_WORDS),
-    "pcm 44k stereo.wav": ("ok", JFK_WORDS),
-    "mulaw 8k.wav": ("ok", JFK_WORDS),
-    "alaw 8k.wav": ("ok", JFK_WORDS),
-    "pcm 24bit.wav": ("ok", JFK_WORDS),
-    "nested/deeper/appel reçu été 電話 +1 (555).wav": ("ok", JFK_WORDS),
-    "silence.wav": ("no_speech", None),
-    "tone 1kHz.wav": ("no_speech", None),
-    "hold music and DTMF.wav": ("no_speech", None),
+    "header only.wav": ("no_speech", "filtered", None),
+    "empty.wav": ("error", "filtered", None),
+    "random bytes.WAV": ("error", "filtered", None),
+    "truncated gsm.wav": ("ok", "ok", "ask not"),
+    "header lies about length.wav": ("ok", "ok", JFK_WORDS),
+    "mp3 named.wav": ("ok", "ok", JFK_WORDS),
+    "pcm 44k stereo.wav": ("ok", "ok", JFK_WORDS),
+    "mulaw 8k.wav": ("ok", "ok", JFK_WORDS),
+    "alaw 8k.wav": ("ok", "ok", JFK_WORDS),
+    "pcm 24bit.wav": ("ok", "ok", JFK_WORDS),
+    "nested/deeper/appel reçu été 電話 +1 (555).wav": ("ok", "ok", JFK_WORDS),
+    "silence.wav": ("no_speech", "no_speech", None),
+    "tone 1kHz.wav": ("no_speech", "no_speech", None),
+    "hold music and DTMF.wav": ("no_speech", "no_speech", None),
 }
 
 
@@ -69,7 +70,7 @@ def hold_music(sr: int, seconds: float) -> np.ndarray:
     return out[: int(sr * seconds)]
 
 
-def make_bad_files(folder: Path, sample_audio: Path) -> dict[str, tuple[str, str | None]]:
+def make_bad_files(folder: Path, sample_audio: Path) -> dict[str, tuple[str, str, str | None]]:
     """Write every case of EXPECTED under `folder`; returns EXPECTED."""
     folder.mkdir(parents=True, exist_ok=True)
     speech = jfk_8k(sample_audio)
