@@ -50,7 +50,7 @@ def collect_jobs(inputs: list[str]) -> list:
 
 def cmd_transcribe(args) -> int:
     from callscribe.journal import Journal
-    from callscribe.outputs import atomic_write
+    from callscribe.outputs import atomic_write, output_error
     from callscribe.settings import TranscribeSettings
     from callscribe.transcribe import run
 
@@ -76,7 +76,10 @@ def cmd_transcribe(args) -> int:
                 text = json.loads((out / e["json"]).read_text(encoding="utf-8"))["text"]
             rows.append({"id": job.id, "path": job.path, "sha256": job.sha256, "status": e.get("status"), "reason": e.get("reason"),
                          "duration": e.get("audio_seconds"), "warnings": e.get("warnings"), "text": text})
-        atomic_write(out / "manifest.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+        try:
+            atomic_write(out / "manifest.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+        except OSError as e:
+            raise output_error(out, e) from e
     failed = [j for j in jobs if entries.get(j.id, {}).get("status") == "error"]
     for j in failed:
         print(f"callscribe: error: {entries[j.id]['reason']}", file=sys.stderr)

@@ -209,8 +209,10 @@ def run(
     desc: str = "transcribe",
 ) -> Summary:
     out_dir = Path(out_dir)
-    check_writable(out_dir)  # a read-only or full folder fails now, not after the model has loaded
-    remove_stale_temp_files(out_dir)  # left by a kill in the middle of a write
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)  # even with nothing to do: it is a DVC output
+    except OSError as e:
+        raise output_error(out_dir, e) from e
     journal = Journal(out_dir / "journal.jsonl")
     done = journal.entries() if resume else {}
     settings_hash = settings.hash()
@@ -219,6 +221,8 @@ def run(
     summary = Summary(skipped=len(jobs) - len(todo))
     if not todo:
         return summary
+    check_writable(out_dir)  # a read-only or full folder fails now, not after the model has loaded
+    remove_stale_temp_files(out_dir)  # left by a kill in the middle of a write
 
     bar = tqdm(
         total=sum(j.duration for j in todo), unit="audio-s", desc=desc, dynamic_ncols=True,
