@@ -48,9 +48,13 @@ def safe_member_path(name: str, target: Path) -> Path | None:
     return dest if dest.is_relative_to(target.resolve()) else None
 
 
+def is_junk(name: str) -> bool:
+    """macOS and Windows metadata (`__MACOSX/`, `._call.wav`, `.DS_Store`), never audio."""
+    return any(p in JUNK_PARTS or p.startswith("._") for p in PurePosixPath(name).parts)
+
+
 def _skip_reason(name: str) -> str | None:
-    parts = PurePosixPath(name).parts
-    if any(p in JUNK_PARTS or p.startswith("._") for p in parts):
+    if is_junk(name):
         return "macOS metadata"
     if PurePosixPath(name).suffix.lower() not in AUDIO_SUFFIXES:
         return "not a WAV"

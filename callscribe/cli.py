@@ -7,23 +7,28 @@ import json
 import sys
 from pathlib import Path
 
-from callscribe.outputs import FORMATS, atomic_write
-from callscribe.profile import AUDIO_SUFFIXES, find_audio, sha256_file
-from callscribe.settings import TranscribeSettings
-from callscribe.transcribe import Job, run
+from callscribe.outputs import FORMATS, OutputError
 
-INPUT_SUFFIXES = AUDIO_SUFFIXES | {".flac", ".mp3", ".ogg", ".m4a"}
+# Heavy modules (numpy, the model) are imported inside main, so a Ctrl-C at any moment gets a clean exit.
+INPUT_SUFFIXES = {".wav", ".flac", ".mp3", ".ogg", ".m4a"}
 
 
-def collect_jobs(inputs: list[str]) -> list[Job]:
-    """Files as given, and audio under folders; ids are paths relative to the folder given."""
+def collect_jobs(inputs: list[str]) -> list:
+    """Files as given, and audio under folders; ids are paths relative to the folder given.
+    macOS metadata (`__MACOSX/`, `._*`) is left out; the same name under two folders given gets
+    the second folder's name in front."""
     import soundfile as sf
 
-    jobs, seen = [], set()
-    for arg in inputs:
+    from callscribe.archive import is_junk
+    from callscribe.profile import sha256_file
+    from callscribe.transcribe import Job
+
+    jobs, seen = [], {}
+    for i, arg in enumerate(inputs):
         p = Path(arg)
         if p.is_dir():
-            found = [(f, f.relative_to(p)) for f in sorted(p.rglob("*")) if f.is_file() and f.suffix.lower() in INPUT_SUFFIXES]
+            found = [(f, f.relative_to(p)) for f in sorted(p.rglob("*"))
+                     if f.is_file() and f.suffix.lower() in INPUT_SUFFIXES and not is_junk(f.relative_to(p).as_posix())]
         elif p.is_file():
             found = [(p, Path(p.name))]
         else:
@@ -31,8 +36,10 @@ def collect_jobs(inputs: list[str]) -> list[Job]:
         for path, rel in found:
             key = rel.with_suffix("").as_posix()
             if key in seen:
-                key = rel.as_posix()  # a.wav and a.flac side by side
-            seen.add(key)
+                key = rel.as_posix() if seen[key] == i else f"{(p if p.is_dir() else p.parent).resolve().name}/{key}"
+            if key in seen:
+                raise SystemExit(f"callscribe: {path}: its id {key!r} is already taken by another input; give the folders one by one")
+            seen[key] = i
             try:
                 duration = sf.info(str(path)).duration
             except Exception:  # noqa: BLE001 - unreadable files get their error record from the run
@@ -42,6 +49,11 @@ def collect_jobs(inputs: list[str]) -> list[Job]:
 
 
 def cmd_transcribe(args) -> int:
+    from callscribe.journal import Journal
+    from callscribe.outputs import atomic_write, output_error
+    from callscribe.settings import TranscribeSettings
+    from callscribe.transcribe import run
+
     params = {"engine": args.engine, "model": args.model, "timestamps": args.timestamps, "vad": not args.no_vad,
               "language": args.language, "beam_size": args.beam_size}
     if args.workers is not None:
@@ -52,14 +64,8 @@ def cmd_transcribe(args) -> int:
     out = Path(args.output)
     print(f"callscribe: {len(jobs)} files, {sum(j.duration for j in jobs) / 3600:.2f} h; {settings.engine} {settings.model}, "
           f"{settings.workers} worker(s)", file=sys.stderr)
-    try:
-        summary = run(jobs, out, settings, resume=args.resume, formats=formats)
-    except KeyboardInterrupt:
-        print("callscribe: interrupted; finished files are saved, rerun with --resume to go on", file=sys.stderr)
-        return 130
+    summary = run(jobs, out, settings, resume=args.resume, formats=formats)
     print(f"callscribe: {dict(summary.counts)} written, {summary.skipped} already done (--resume)", file=sys.stderr)
-    from callscribe.journal import Journal
-
     entries = Journal(out / "journal.jsonl").entries()
     if args.manifest:
         rows = []
@@ -70,7 +76,10 @@ def cmd_transcribe(args) -> int:
                 text = json.loads((out / e["json"]).read_text(encoding="utf-8"))["text"]
             rows.append({"id": job.id, "path": job.path, "sha256": job.sha256, "status": e.get("status"), "reason": e.get("reason"),
                          "duration": e.get("audio_seconds"), "warnings": e.get("warnings"), "text": text})
-        atomic_write(out / "manifest.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+        try:
+            atomic_write(out / "manifest.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+        except OSError as e:
+            raise output_error(out, e) from e
     failed = [j for j in jobs if entries.get(j.id, {}).get("status") == "error"]
     for j in failed:
         print(f"callscribe: error: {entries[j.id]['reason']}", file=sys.stderr)
@@ -94,7 +103,14 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--beam-size", type=int, default=5)
     t.add_argument("--no-vad", action="store_true", help="decode non-speech too (slower)")
     args = parser.parse_args(argv)
-    return cmd_transcribe(args)
+    try:
+        return cmd_transcribe(args)
+    except KeyboardInterrupt:
+        print("\ncallscribe: interrupted; finished files are saved, rerun with --resume to go on", file=sys.stderr)
+        return 130
+    except OutputError as e:
+        print(f"callscribe: error: {e}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -46,11 +46,19 @@ class Journal:
     def append(self, entry: dict) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._repair_tail()
-        line = json.dumps(entry, ensure_ascii=False) + "\n"
-        with open(self.path, "a", encoding="utf-8") as f:
-            f.write(line)
-            f.flush()
-            os.fsync(f.fileno())
+        line = memoryview((json.dumps(entry, ensure_ascii=False) + "\n").encode())
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            start = os.lseek(fd, 0, os.SEEK_END)
+            try:
+                while line:
+                    line = line[os.write(fd, line) :]
+                os.fsync(fd)
+            except OSError:
+                os.ftruncate(fd, start)  # a disk that fills mid-line leaves no half line behind
+                raise
+        finally:
+            os.close(fd)
 
 
 def is_done(entry: dict | None, sha256: str, settings_hash: str) -> bool:

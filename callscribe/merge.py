@@ -27,7 +27,10 @@ def merge(profile: list[dict], selected: dict[str, list[dict]], dropped: dict[st
         row["shard"] = shard
         entry = journals[shard].get(p["id"]) if shard else None
         if shard is None:
-            row.update(status="filtered", reason=dropped.get(p["id"], "not selected"), text=None)
+            reason = dropped.get(p["id"], "not selected")
+            if p.get("error"):  # why the file could not be read, in words
+                reason = f"{reason}: {p['error']}"
+            row.update(status="filtered", reason=reason, text=None)
         elif entry is None or entry.get("sha256") != p["sha256"]:
             row.update(status="pending", reason="not transcribed yet: run `dvc repro`", text=None)
         else:

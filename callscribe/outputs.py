@@ -12,6 +12,37 @@ from callscribe.records import Transcript
 FORMATS = ("json", "txt", "srt", "vtt")
 
 
+class OutputError(Exception):
+    """The output folder cannot be written (read-only, full, gone); the message says what to do."""
+
+
+def output_error(folder: str | Path, e: OSError) -> OutputError:
+    return OutputError(
+        f"cannot write to {folder}: {e.strerror or e}. Free some space or make the folder writable "
+        "(or choose another output folder), then run again: every file already finished is kept."
+    )
+
+
+def check_writable(folder: str | Path) -> None:
+    """Fail before any work is done when `folder` cannot take a file."""
+    try:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder) as f:
+            f.write(b"x")
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as e:
+        raise output_error(folder, e) from e
+
+
+def remove_stale_temp_files(folder: str | Path) -> int:
+    """Remove the temporary files of writes cut short by a kill (see atomic_write)."""
+    stale = [p for p in Path(folder).rglob(".*.tmp") if p.is_file()]
+    for p in stale:
+        p.unlink(missing_ok=True)
+    return len(stale)
+
+
 def atomic_write(path: str | Path, text: str) -> None:
     """Write to a temporary file beside `path`, fsync, then rename: readers never see half a file."""
     path = Path(path)

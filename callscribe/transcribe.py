@@ -14,6 +14,7 @@ import sys
 import time
 import zlib
 from collections import Counter
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from tqdm import tqdm
 from callscribe import __version__
 from callscribe.audio import SAMPLE_RATE, AudioError, load_audio, to_mono
 from callscribe.journal import Journal, is_done
-from callscribe.outputs import write_transcript
+from callscribe.outputs import check_writable, output_error, remove_stale_temp_files, write_transcript
 from callscribe.records import Segment, Transcript, Word
 from callscribe.settings import TranscribeSettings
 
@@ -193,12 +194,21 @@ def transcribe_files(engine, jobs: list[Job], settings: TranscribeSettings) -> l
             reason = f"cannot decode {job.path}: {e}. Check that the file plays; re-export it or leave it out with the filter params."
             records[-1].update(status="error", reason=reason, audio_seconds=0.0, warnings=[])
     results: dict[int, tuple[Transcript, list[str]]] = {}
-    packable = [i for i, a in enumerate(audios) if a is not None and a.shape[0] == 1]
+    packable = [i for i, a in enumerate(audios) if a is not None and a.shape[0] == 1 and a.shape[1]]
     if len(packable) > 1 and getattr(engine, "supports_packing", False):
-        results.update(zip(packable, transcribe_packed(engine, [audios[i][0] for i in packable], settings)))
+        try:
+            results.update(zip(packable, transcribe_packed(engine, [audios[i][0] for i in packable], settings)))
+        except Exception:  # noqa: BLE001 - each call is tried on its own below, where a failure is recorded
+            pass
     for i, audio in enumerate(audios):
-        if audio is not None and i not in results:
+        if audio is None or i in results:
+            continue
+        try:
             results[i] = transcribe_audio(engine, audio, settings)
+        except Exception as e:  # noqa: BLE001 - one file's failure (MemoryError, a decoder error) must not stop the run
+            records[i].update(status="error", audio_seconds=0.0, warnings=[], reason=(
+                f"transcription failed on {jobs[i].path} ({type(e).__name__}: {e}); if it ran out of memory lower "
+                "transcribe.max_chunk_minutes or transcribe.workers, else check that the file plays"))
     out = []
     total_audio = sum(t.duration for t, _ in results.values()) or 1.0
     wall = time.perf_counter() - t0
@@ -207,8 +217,8 @@ def transcribe_files(engine, jobs: list[Job], settings: TranscribeSettings) -> l
         transcript = None
         if i in results:
             transcript, warnings = results[i]
-            record.update(status="ok" if transcript.text else "no_speech", reason=None if transcript.text else "no speech detected",
-                          audio_seconds=transcript.duration, warnings=warnings)
+            reason = None if transcript.text else "no speech detected" if transcript.duration else "the file holds no audio (0 s)"
+            record.update(status="ok" if transcript.text else "no_speech", reason=reason, audio_seconds=transcript.duration, warnings=warnings)
         # Packed calls share their decoding time in proportion to their audio.
         share = transcript.duration / total_audio if transcript else 0.0
         record.update(wall_seconds=round(wall * share, 3), model_seconds=round(in_model * share, 3))
@@ -264,6 +274,19 @@ class _InProcessPool:
         pass
 
 
+def _submit(pool, jobs: list[Job], settings: TranscribeSettings) -> cf.Future:
+    if isinstance(pool, _InProcessPool):
+        return pool.submit(_work, jobs, settings)
+    # Workers start inside submit. Started with SIGINT blocked, they keep it blocked: a Ctrl-C, which a
+    # terminal sends to the whole process group, reaches only this process (which stops them), and no
+    # worker prints a traceback. A Ctrl-C meanwhile is delivered here when the mask is restored.
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        return pool.submit(_work, jobs, settings)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
 def _pool(settings: TranscribeSettings, n_jobs: int):
     if settings.workers <= 1 or n_jobs <= 1:
         return _InProcessPool(settings)
@@ -302,7 +325,10 @@ def run(
     desc: str = "transcribe",
 ) -> Summary:
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)  # even with nothing to do: it is a DVC output
+    except OSError as e:
+        raise output_error(out_dir, e) from e
     journal = Journal(out_dir / "journal.jsonl")
     done = journal.entries() if resume else {}
     settings_hash = settings.hash()
@@ -311,23 +337,28 @@ def run(
     summary = Summary(skipped=len(jobs) - len(todo))
     if not todo:
         return summary
+    check_writable(out_dir)  # a read-only or full folder fails now, not after the model has loaded
+    remove_stale_temp_files(out_dir)  # left by a kill in the middle of a write
 
     bar = tqdm(
-        total=round(sum(j.duration for j in todo), 1), unit="audio-s", desc=desc, dynamic_ncols=True,
+        total=sum(j.duration for j in todo), unit="audio-s", desc=desc, dynamic_ncols=True,
         mininterval=0.5 if sys.stderr.isatty() else 10, disable=not progress,
         bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} audio-s [{elapsed}<{remaining}, {rate_fmt}]{postfix}",
     )
     t0 = time.perf_counter()
 
     def finish(job: Job, record: dict, transcript: dict | None) -> None:
-        if transcript is not None:
-            write_transcript(Transcript.from_dict(transcript), out_dir / job.id, formats)
-            record["json"] = f"{job.id}.json"
-        record["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-        journal.append(record)  # last: a record exists only once its outputs do
+        try:
+            if transcript is not None:
+                write_transcript(Transcript.from_dict(transcript), out_dir / job.id, formats)
+                record["json"] = f"{job.id}.json"
+            record["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+            journal.append(record)  # last: a record exists only once its outputs do
+        except OSError as e:  # full disk, read-only: every later file would fail alike, so stop
+            raise output_error(out_dir, e) from e
         summary.counts[record["status"]] += 1
         summary.audio_seconds += record["audio_seconds"]
-        bar.update(job.duration)
+        bar.update(min(job.duration, bar.total - bar.n))
         bar.set_postfix_str(" ".join(f"{k}={v}" for k, v in sorted(summary.counts.items())), refresh=False)
 
     queue, suspects = list(reversed(groups(todo, settings.pack_seconds))), []
@@ -341,13 +372,13 @@ def run(
             while batch or running:
                 while batch and len(running) < limit:
                     group = batch.pop()
-                    running[pool.submit(_work, group, settings)] = group
+                    running[_submit(pool, group, settings)] = group
                 finished, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
                 for fut in finished:
                     group = running.pop(fut)
                     try:
                         results = fut.result()
-                    except cf.process.BrokenProcessPool:
+                    except BrokenProcessPool:
                         if limit == 1 and len(group) == 1:
                             finish(group[0], _crash_record(group[0], settings), None)
                         else:
@@ -361,7 +392,7 @@ def run(
                     pool.shutdown(wait=False, cancel_futures=True)
                     pool = _pool(settings, 2)
                     break
-    except KeyboardInterrupt:
+    except BaseException:  # Ctrl-C, an unwritable output folder: stop the workers now, not after their files
         summary.interrupted = True
         _stop(pool)
         raise
@@ -379,6 +410,8 @@ def _stop(pool) -> None:
     pool.shutdown(wait=False, cancel_futures=True)
     for proc in procs:
         proc.terminate()
+    for proc in procs:
+        proc.join(5)  # reaped, so no leaked-semaphore warnings at exit
 
 
 def _crash_record(job: Job, settings: TranscribeSettings) -> dict:

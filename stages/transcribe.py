@@ -7,6 +7,7 @@ so an interrupted run resumes where it stopped.
 import sys
 
 from callscribe import params
+from callscribe.outputs import OutputError
 from callscribe.settings import TranscribeSettings
 from callscribe.transcribe import Job, run
 
@@ -21,6 +22,8 @@ def main():
         summary = run(jobs, f"data/transcripts/{shard}", settings, desc=f"transcribe@{shard}")
     except KeyboardInterrupt:
         sys.exit("transcribe: interrupted; finished calls are saved, `dvc repro` resumes")
+    except OutputError as e:
+        sys.exit(f"transcribe@{shard}: {e}")
     print(f"transcribe@{shard}: {dict(summary.counts)} written, {summary.skipped} already done")
 
 

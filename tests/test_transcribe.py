@@ -114,3 +114,34 @@ def test_packed_short_calls_match_one_by_one(sample_audio, labels, engine):
         assert record["status"] == "ok" and t.segments
         words = [w for s in t.segments for w in s.words]
         assert all(0 <= w.start <= w.end <= job.duration + 0.05 for w in words)
+
+
+class _LoopingEngine:
+    """Decodes the way Whisper fails on a hard piece: one phrase over and over, unless told to be careful."""
+    name, model, versions = "stub", "stub", {}
+
+    def __init__(self, careful_fixes_it: bool):
+        self.careful_fixes_it, self.calls = careful_fixes_it, []
+
+    def transcribe(self, audio, settings, safer=False):
+        from callscribe.records import Segment
+
+        self.calls.append(safer)
+        text = "thanks for calling." if safer and self.careful_fixes_it else "thank you for calling " * 30
+        return [Segment(0.0, len(audio) / SAMPLE_RATE, text.strip())], "en"
+
+
+@pytest.mark.parametrize("careful_fixes_it", [True, False])
+def test_repetition_loop_is_retried_with_safer_decoding_and_flagged(sample_audio, careful_fixes_it):
+    from callscribe.transcribe import Job, transcribe_file
+
+    engine = _LoopingEngine(careful_fixes_it)
+    job = Job("jfk", str(find_sample(sample_audio, JFK)), "x", 11.0)
+    record, transcript = transcribe_file(engine, job, TranscribeSettings(workers=1).resolved())
+    assert engine.calls == [False, True]  # decoded, judged a loop, decoded again with safer settings
+    (warning,) = record["warnings"]
+    assert warning.startswith("implausible: 120 words in 11 s of audio at 0 s; retried with safer decoding")
+    if careful_fixes_it:
+        assert transcript.text == "thanks for calling." and "still" not in warning
+    else:
+        assert "still implausible" in warning and record["status"] == "ok"  # kept, but flagged for a person to check
