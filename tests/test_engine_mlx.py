@@ -120,6 +120,28 @@ def test_quantized_in_memory(tiny, sample_audio, compute_type, expected):
     assert transcript.text
 
 
+def test_loads_a_prequantized_folder_as_it_is(tiny, sample_audio, tmp_path):
+    import mlx.core as mx
+    import mlx.utils
+    from mlx_qwen3_asr import load_model
+    from mlx_qwen3_asr.convert import quantize_model
+
+    # What the library's convert script writes: quantized weights beside the same config and tokenizer.
+    model, _ = load_model(str(tiny["model"]))
+    quantize_model(model, bits=4, group_size=64, encoder_bits=8)
+    folder = tmp_path / "q4"
+    folder.mkdir()
+    for f in ("config.json", "vocab.json", "merges.txt", "tokenizer_config.json"):
+        (folder / f).write_bytes((tiny["model"] / f).read_bytes())
+    mx.save_safetensors(str(folder / "model.safetensors"), dict(mlx.utils.tree_flatten(model.parameters())))
+
+    settings = TranscribeSettings(engine="mlx-qwen3-asr", model=str(folder), compute_type="int8", timestamps=False).resolved()
+    engine = load_engine(settings)
+    assert engine.versions["quantization"] == "from the checkpoint"
+    transcript, _ = transcribe_audio(engine, load_audio(find_sample(sample_audio, JFK)), settings)
+    assert transcript.text
+
+
 def test_unusable_settings_fail_with_the_fix(tiny, tmp_path):
     # An empty folder is no model; as a hub id it is invalid, so nothing goes to the network.
     with pytest.raises(ModelError, match="transcribe.aligner"):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import math
+import os
 
 import numpy as np
 
@@ -48,7 +49,7 @@ class QwenEngine:
             )
         dtype = getattr(mx, settings.compute_type) if settings.compute_type in FLOATS else mx.float16
         try:
-            self.session = Session(settings.model, dtype=dtype)
+            self.session = Session(os.path.expanduser(settings.model), dtype=dtype)
         except Exception as e:  # noqa: BLE001 - hub, file and format errors alike
             raise ModelError(
                 f"cannot load Qwen3-ASR model {settings.model!r}: {type(e).__name__}: {e}. A hub id is downloaded once "
@@ -64,7 +65,7 @@ class QwenEngine:
         }
         self.aligner = None
         if settings.timestamps:
-            self.aligner = _load_aligner(settings.aligner, dtype)
+            self.aligner = _load_aligner(os.path.expanduser(settings.aligner), dtype)
             self.versions["aligner"] = settings.aligner
 
     def transcribe(self, audio: np.ndarray, settings: TranscribeSettings, safer: bool = False) -> tuple[list[Segment], str | None]:
