@@ -58,6 +58,10 @@ def cmd_transcribe(args) -> int:
               "language": args.language, "beam_size": args.beam_size}
     if args.workers is not None:
         params["workers"] = args.workers
+    if args.compute_type is not None:
+        params["compute_type"] = args.compute_type
+    if args.aligner is not None:
+        params["aligner"] = args.aligner
     settings = TranscribeSettings.from_params(params)
     formats = [f.strip() for f in args.formats.split(",") if f.strip()]
     jobs = collect_jobs(args.inputs)
@@ -98,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--formats", default="json,txt", help=f"comma-separated, from {','.join(FORMATS)} (default json,txt)")
     t.add_argument("--engine", default="auto", help="auto, faster-whisper or mlx-qwen3-asr")
     t.add_argument("--model", default="auto", help="auto, base (bundled), a local model folder or a hub id")
+    t.add_argument("--compute-type", help="int8 (default), float16, ...; mlx-qwen3-asr also int4")
+    t.add_argument("--aligner", help="mlx-qwen3-asr's forced aligner for word times: a local folder or a hub id")
     t.add_argument("--workers", type=int, default=None, help="worker processes (default: one per CPU core)")
     t.add_argument("--language", default="en", help="language code, or auto to detect")
     t.add_argument("--beam-size", type=int, default=5)

@@ -21,6 +21,7 @@ class TranscribeSettings:
     beam_size: int = 5
     language: str | None = "en"
     timestamps: bool = True  # word timestamps
+    aligner: str | None = "auto"  # mlx-qwen3-asr's forced aligner for word times: auto, a local folder or a hub id
     vad: bool = True  # skip non-speech (rings, hold, silence) before decoding
     max_chunk_minutes: float = 10.0  # long calls are cut at pauses into pieces this long at most
     pack_seconds: float = 20.0  # calls up to this long are decoded several to a window (0 = never)
@@ -41,12 +42,16 @@ class TranscribeSettings:
 
     def resolved(self) -> "TranscribeSettings":
         """Replace `auto` with the concrete engine, model and worker count for this machine."""
-        from callscribe.engines import default_model, resolve_engine
+        from callscribe.engines import DEFAULT_ALIGNER, default_model, resolve_engine
 
         s = TranscribeSettings(**asdict(self))
         s.engine = resolve_engine(s.engine)
         if s.model in (None, "", "auto"):
             s.model = default_model(s.engine)
+        if s.engine != "mlx-qwen3-asr" or not s.timestamps:
+            s.aligner = None  # only Qwen3-ASR's word times need one
+        elif s.aligner in (None, "", "auto"):
+            s.aligner = DEFAULT_ALIGNER
         if s.language in ("", "auto", "none"):
             s.language = None
         if s.engine == "mlx-qwen3-asr":

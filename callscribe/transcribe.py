@@ -89,10 +89,10 @@ def transcribe_audio(engine, audio: np.ndarray, settings: TranscribeSettings) ->
     for start, end in pieces(mono, settings.max_chunk_minutes * 60):
         offset = start / SAMPLE_RATE
         segs, language = engine.transcribe(mono[start:end], settings)
-        warning = repetition_warning(" ".join(s.text for s in segs), (end - start) / SAMPLE_RATE)
+        warning = repetition_warning(" ".join(s.text for s in segs), (end - start) / SAMPLE_RATE) or getattr(engine, "runaway", None)
         if warning:
             retry, language = engine.transcribe(mono[start:end], settings, safer=True)
-            again = repetition_warning(" ".join(s.text for s in retry), (end - start) / SAMPLE_RATE)
+            again = repetition_warning(" ".join(s.text for s in retry), (end - start) / SAMPLE_RATE) or getattr(engine, "runaway", None)
             warnings.append(f"{warning} at {offset:.0f} s; retried with safer decoding" + (f", still {again}" if again else ""))
             if not again or len(" ".join(s.text for s in retry)) < len(" ".join(s.text for s in segs)):
                 segs = retry

@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from callscribe.archive import extract
 
@@ -43,6 +44,11 @@ def copy_project(dest: Path) -> Path:
         if src.is_file() and not f.startswith(("data/", "metrics/", "plots/")) and f != "dvc.lock":
             (dest / f).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, dest / f)
+    # The suite's expectations (WER bounds, word probabilities) are Whisper base's; on a Mac `auto`
+    # would pick Qwen3-ASR and download it. test_engine_mlx.py sets its own engine.
+    params = yaml.safe_load((dest / "params.yaml").read_text())
+    params["transcribe"]["engine"] = "faster-whisper"
+    (dest / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
     for cmd in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-qm", "copy"]):
         subprocess.run(cmd, cwd=dest, check=True, env=env)

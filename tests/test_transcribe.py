@@ -19,7 +19,7 @@ SILENT = "1757258616"
 
 @pytest.fixture(scope="module")
 def engine():
-    return load_engine(TranscribeSettings(workers=1).resolved())
+    return load_engine(TranscribeSettings(engine="faster-whisper", workers=1).resolved())
 
 
 def test_long_calls_are_cut_at_pauses(sample_audio):
@@ -37,7 +37,7 @@ def test_long_calls_are_cut_at_pauses(sample_audio):
 
 def test_chunked_long_call_keeps_call_relative_times(sample_audio, labels, engine):
     path = find_sample(sample_audio, LONG_CALL)
-    settings = TranscribeSettings(workers=1, max_chunk_minutes=1.5).resolved()
+    settings = TranscribeSettings(engine="faster-whisper", workers=1, max_chunk_minutes=1.5).resolved()
     transcript, warnings = transcribe_audio(engine, load_audio(path), settings)
     starts = [s.start for s in transcript.segments]
     assert starts == sorted(starts) and transcript.segments[-1].end > 280
@@ -49,7 +49,7 @@ def test_chunked_long_call_keeps_call_relative_times(sample_audio, labels, engin
 
 
 def test_silence_gives_no_words(sample_audio, engine):
-    transcript, _ = transcribe_audio(engine, load_audio(find_sample(sample_audio, SILENT)), TranscribeSettings(workers=1).resolved())
+    transcript, _ = transcribe_audio(engine, load_audio(find_sample(sample_audio, SILENT)), TranscribeSettings(engine="faster-whisper", workers=1).resolved())
     assert transcript.text == "" and transcript.segments == []
 
 
@@ -66,7 +66,7 @@ def test_cli_writes_outputs_and_resume_skips(sample_audio, tmp_path):
         (folder / f.name).write_bytes(f.read_bytes())
     (folder / "broken.wav").write_bytes(b"RIFF\x10\x00\x00\x00WAVEjunkjunkjunk")
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "callscribe.cli", "transcribe", str(folder), "-o", str(out), "--manifest", "--formats", "json,txt,srt,vtt", "--workers", "2"]
+    cmd = [sys.executable, "-m", "callscribe.cli", "transcribe", str(folder), "-o", str(out), "--manifest", "--formats", "json,txt,srt,vtt", "--workers", "2", "--engine", "faster-whisper"]
     first = subprocess.run(cmd, capture_output=True, text=True)
     assert first.returncode == 1, first.stderr  # the broken file is an error; the others are written
     assert "broken.wav" in first.stderr

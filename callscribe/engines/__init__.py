@@ -16,15 +16,19 @@ from callscribe.records import Segment
 from callscribe.settings import TranscribeSettings, is_apple_silicon
 
 ENGINES = ("faster-whisper", "mlx-qwen3-asr")
+DEFAULT_ALIGNER = "Qwen/Qwen3-ForcedAligner-0.6B"  # word times for mlx-qwen3-asr
 
 
 class Engine(Protocol):
     name: str
     model: str
     versions: dict  # package versions and model checksum, for the journal
+    # Optional, set by each transcribe() call: why the decoder itself stopped early (a repetition
+    # loop it cut short), which the pipeline flags and retries like a loop it sees in the text.
+    runaway: str | None
 
-    def transcribe(self, audio: np.ndarray, settings: TranscribeSettings) -> tuple[list[Segment], str | None]:
-        """Segments (times relative to `audio`) and the language used or detected."""
+    def transcribe(self, audio: np.ndarray, settings: TranscribeSettings, safer: bool = False) -> tuple[list[Segment], str | None]:
+        """Segments (times relative to `audio`) and the language used or detected; `safer` for a retry."""
 
 
 def resolve_engine(name: str) -> str:

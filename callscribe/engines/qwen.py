@@ -1,0 +1,198 @@
+"""mlx-qwen3-asr engine: Qwen3-ASR on the Apple GPU through MLX (on MLX's CPU backend elsewhere, for tests).
+
+One `Session` owns the model for the life of the process (the pipeline runs this engine in
+one process, never forked). The library cuts each piece into ~30 s windows at pauses and stops
+a window's decoding when it starts repeating itself; this engine reports such early stops as
+`runaway`, so the pipeline flags the piece in the record and retries it with `safer=True`:
+10 s windows and a tighter token budget. Word times come from the library's forced aligner
+(Qwen3-ForcedAligner), non-speech is skipped with the same Silero VAD faster-whisper uses.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import math
+import os
+
+import numpy as np
+
+from callscribe.records import Segment, Word
+from callscribe.settings import TranscribeSettings
+
+SAMPLE_RATE = 16000
+SAFER_WINDOW_SECONDS = 10.0  # a retry decodes short windows: a loop costs less, the budget is tighter
+SAFER_TOKENS_PER_SECOND = 8  # fast speech is ~5 tokens/s; the library's own budget allows 12
+# compute_type -> (decoder bits, encoder bits): the library's recipes (8-bit is lossless on its
+# LibriSpeech lane; 4-bit keeps the encoder at 8 bits, where 4 bits costs the most accuracy).
+QUANTIZED = {"int8": (8, 8), "int8_float16": (8, 8), "int8_float32": (8, 8), "int4": (4, 8)}
+FLOATS = ("float16", "bfloat16", "float32")
+
+
+class ModelError(Exception):
+    pass
+
+
+class QwenEngine:
+    name = "mlx-qwen3-asr"
+
+    def __init__(self, settings: TranscribeSettings):
+        import mlx.core as mx
+        from mlx_qwen3_asr import Session
+
+        self.model = settings.model
+        self.runaway: str | None = None  # set by transcribe(): the decoder stopped a window early
+        bits = QUANTIZED.get(settings.compute_type)
+        if bits is None and settings.compute_type not in FLOATS + ("default", "auto"):
+            raise ModelError(
+                f"transcribe.compute_type={settings.compute_type!r} is not supported by mlx-qwen3-asr: "
+                f"use int8 (8-bit), int4 (4-bit decoder, 8-bit encoder) or {', '.join(FLOATS)}"
+            )
+        dtype = getattr(mx, settings.compute_type) if settings.compute_type in FLOATS else mx.float16
+        try:
+            self.session = Session(os.path.expanduser(settings.model), dtype=dtype)
+        except Exception as e:  # noqa: BLE001 - hub, file and format errors alike
+            raise ModelError(
+                f"cannot load Qwen3-ASR model {settings.model!r}: {type(e).__name__}: {e}. A hub id is downloaded once "
+                "into ~/.cache/huggingface and needs the network that first time; otherwise set transcribe.model to a "
+                "local folder holding config.json, *.safetensors, vocab.json and merges.txt"
+            ) from e
+        self.versions = {
+            "mlx-qwen3-asr": importlib.metadata.version("mlx-qwen3-asr"),
+            "mlx": importlib.metadata.version("mlx"),
+            "model_path": self.session.model_info["resolved_model_path"],  # a hub snapshot's path names its commit
+            "dtype": str(dtype).removeprefix("mlx.core."),
+            "quantization": _quantize(self.session.model, bits),
+        }
+        self.aligner = None
+        if settings.timestamps:
+            self.aligner = _load_aligner(os.path.expanduser(settings.aligner), dtype)
+            self.versions["aligner"] = settings.aligner
+
+    def transcribe(self, audio: np.ndarray, settings: TranscribeSettings, safer: bool = False) -> tuple[list[Segment], str | None]:
+        self.runaway = None
+        speech, restore = _speech_only(audio) if settings.vad else (audio, None)
+        if len(speech) < SAMPLE_RATE // 10:  # nothing the model could hear
+            return [], settings.language
+        if safer:
+            from mlx_qwen3_asr.chunking import split_audio_into_chunks
+
+            windows = split_audio_into_chunks(speech, sr=SAMPLE_RATE, max_chunk_sec=SAFER_WINDOW_SECONDS)
+        else:
+            windows = [(speech, 0.0)]  # the library cuts it into ~30 s windows itself
+
+        segments, stops, n_windows, language = [], [], 0, settings.language
+        for window, offset in windows:
+            budget = math.ceil(len(window) / SAMPLE_RATE * SAFER_TOKENS_PER_SECOND) + 16 if safer else None
+            result = self.session.transcribe(window, language=settings.language, return_chunks=True, max_new_tokens=budget)
+            if settings.language is None:
+                language = _language_code(result.language) or language
+            for chunk in result.chunks:
+                n_windows += 1
+                if chunk["finish_reason"] != "eos":  # "repetition": a loop cut short; "length": out of tokens
+                    stops.append(chunk["finish_reason"])
+                if chunk["text"].strip():
+                    segments += self._segments(window, chunk, offset, result.language)
+        if stops:
+            self.runaway = f"decoder stopped {len(stops)} of {n_windows} windows early ({', '.join(sorted(set(stops)))})"
+        if restore is not None:
+            segments = [_restored(s, restore) for s in segments]
+        return segments, language
+
+    def _segments(self, window: np.ndarray, chunk: dict, offset: float, language: str) -> list[Segment]:
+        """One library window -> Segments: one per sentence with word times, else the whole window."""
+        text, start, end = chunk["text"].strip(), chunk["start"], chunk["end"]
+        if self.aligner is None:
+            return [Segment(round(offset + start, 3), round(offset + end, 3), text)]
+        piece = window[round(start * SAMPLE_RATE) : round(end * SAMPLE_RATE)]
+        aligned = self.aligner.align(piece, text, language if language != "unknown" else "")
+        words = [
+            Word(round(offset + start + min(max(a.start_time, 0.0), end - start), 3),
+                 round(offset + start + min(max(a.end_time, a.start_time, 0.0), end - start), 3), " " + spelled, None)
+            for a, spelled in zip(aligned, _spelled(text, [a.text for a in aligned]))
+        ]
+        if not words:
+            return [Segment(round(offset + start, 3), round(offset + end, 3), text, [])]
+        out, current = [], []
+        for w in words:
+            current.append(w)
+            if w.word.endswith((".", "?", "!")) or w is words[-1]:
+                out.append(Segment(current[0].start, current[-1].end, "".join(x.word for x in current).strip(), current))
+                current = []
+        if len(out) == 1:
+            out[0].text = text
+        return out
+
+
+def _quantize(model, bits: tuple[int, int] | None) -> str:
+    """Quantize the loaded model in memory with the library's recipe, unless the checkpoint already is."""
+    import mlx.core as mx
+    import mlx.utils
+    from mlx_qwen3_asr.convert import quantize_model
+
+    if any(k.endswith(".scales") for k, _ in mlx.utils.tree_flatten(model.parameters())):
+        return "from the checkpoint"
+    if bits is None:
+        return "none"
+    quantize_model(model, bits=bits[0], group_size=64, encoder_bits=bits[1])
+    mx.eval(model.parameters())
+    return f"{bits[0]}-bit decoder, {bits[1]}-bit encoder, group 64 (in memory)"
+
+
+def _load_aligner(name: str, dtype):
+    from mlx_qwen3_asr import ForcedAligner
+
+    aligner = ForcedAligner(name, dtype=dtype)
+    try:  # load now: a missing aligner should stop the run here, not at its first call
+        aligner.align(np.zeros(SAMPLE_RATE, np.float32), "load", "English")
+    except Exception as e:  # noqa: BLE001
+        raise ModelError(
+            f"cannot load the forced aligner {name!r} for word timestamps: {e}. It is downloaded once from the "
+            "Hugging Face hub (needs the network that first time); or set transcribe.aligner to a local folder, "
+            "or transcribe.timestamps=false for segment times only"
+        ) from e
+    return aligner
+
+
+def _speech_only(audio: np.ndarray):
+    """Silero VAD (faster-whisper's, bundled): the speech joined, and the map back to call time."""
+    from faster_whisper.vad import SpeechTimestampsMap, VadOptions, get_speech_timestamps
+
+    chunks = get_speech_timestamps(audio, VadOptions(), sampling_rate=SAMPLE_RATE)
+    if not chunks:
+        return audio[:0], None
+    speech = np.concatenate([audio[c["start"] : c["end"]] for c in chunks])
+    return speech, SpeechTimestampsMap(chunks, SAMPLE_RATE, time_precision=3)
+
+
+def _restored(seg: Segment, restore) -> Segment:
+    words = None
+    if seg.words is not None:
+        words = [Word(restore.get_original_time(w.start), restore.get_original_time(w.end, is_end=True), w.word, w.probability)
+                 for w in seg.words]
+    return Segment(restore.get_original_time(seg.start), restore.get_original_time(seg.end, is_end=True), seg.text, words)
+
+
+def _spelled(text: str, aligned: list[str]) -> list[str]:
+    """The aligner's words with their punctuation back (it aligns letters and digits only)."""
+    from mlx_qwen3_asr.forced_aligner import ForcedAlignTextProcessor
+
+    out, pending = [], ""
+    for token in text.split():
+        if ForcedAlignTextProcessor.clean_token(token):
+            out.append(pending + token)
+            pending = ""
+        elif out:
+            out[-1] += " " + token
+        else:
+            pending += token + " "
+    return out if len(out) == len(aligned) else aligned  # scripts without spaces split differently
+
+
+def _language_code(name: str | None) -> str | None:
+    """'English' -> 'en', as Whisper reports languages; None when the model could not tell."""
+    from mlx_qwen3_asr.tokenizer import known_language_aliases
+
+    if not name or name == "unknown":
+        return None
+    codes = [a for a in known_language_aliases().get(name, ()) if len(a) == 2]
+    return codes[0] if codes else name
