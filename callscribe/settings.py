@@ -25,9 +25,9 @@ class TranscribeSettings:
     max_chunk_minutes: float = 10.0  # long calls are cut at pauses into pieces this long at most
     workers: int = 0  # 0 = one per CPU core (faster-whisper); the Apple GPU engine always uses 1
     cpu_threads: int = 1
-    diarize: bool = False
-    speakers: int = 2
-    channel_names: list[str] = field(default_factory=lambda: ["agent", "caller"])
+    diarize: bool = False  # stereo: one transcript per channel; mono: speaker turns (callscribe.diarize)
+    speakers: int | str = 2  # speakers in a mono call, or "auto" to estimate
+    channel_names: list[str] = field(default_factory=lambda: ["agent", "caller"])  # stereo channels, in order
 
     @classmethod
     def from_params(cls, params: dict | None) -> "TranscribeSettings":
@@ -48,6 +48,10 @@ class TranscribeSettings:
             s.model = default_model(s.engine)
         if s.language in ("", "auto", "none"):
             s.language = None
+        if s.speakers != "auto" and (not str(s.speakers).isdigit() or int(s.speakers) < 1):
+            raise ValueError(f"transcribe.speakers in params.yaml is {s.speakers!r}: give a whole number of speakers (1 or more) or auto")
+        if s.speakers != "auto":
+            s.speakers = int(s.speakers)
         if s.engine == "mlx-qwen3-asr":
             s.workers = 1  # one process owns the GPU
         elif not s.workers or s.workers < 1:

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from callscribe import __version__
+from callscribe import __version__, diarize
 from callscribe.audio import SAMPLE_RATE, AudioError, load_audio, to_mono
 from callscribe.journal import Journal, is_done
 from callscribe.outputs import write_transcript
@@ -79,8 +79,35 @@ def repetition_warning(text: str, seconds: float) -> str | None:
 
 
 def transcribe_audio(engine, audio: np.ndarray, settings: TranscribeSettings) -> tuple[Transcript, list[str]]:
-    """Transcribe 16 kHz float32 (channels, samples) audio; times are relative to the whole call."""
+    """Transcribe 16 kHz float32 (channels, samples) audio; times are relative to the whole call.
+
+    With `settings.diarize`, a stereo call is transcribed channel by channel (one party each) and
+    its segments named by `channel_names`; a mono call (or stereo with identical channels) gets
+    speaker turns from `callscribe.diarize`."""
+    if not settings.diarize:
+        return _transcribe_mono(engine, to_mono(audio), settings)
+    if not diarize.same_channels(audio):
+        segments, warnings, language = [], [], settings.language
+        for i, channel in enumerate(audio):
+            name = settings.channel_names[i] if i < len(settings.channel_names) else f"CHANNEL_{i}"
+            part, warned = _transcribe_mono(engine, channel, settings)
+            segments += diarize.label_channel(part.segments, name)
+            warnings += [f"{name}: {w}" for w in warned]
+            language = language or part.language
+        segments.sort(key=lambda s: (s.start, s.end))
+        text = " ".join(s.text for s in segments if s.text).strip()
+        duration = round(audio.shape[1] / SAMPLE_RATE, 3)
+        return Transcript(text, language, duration, segments, diarize.talk_time(segments)), warnings
     mono = to_mono(audio)
+    transcript, warnings = _transcribe_mono(engine, mono, settings)
+    if transcript.segments:
+        turns = diarize.diarizer().turns(mono, settings.speakers)
+        transcript.segments = diarize.assign_speakers(transcript.segments, turns)
+        transcript.speakers = diarize.talk_time(transcript.segments)
+    return transcript, warnings
+
+
+def _transcribe_mono(engine, mono: np.ndarray, settings: TranscribeSettings) -> tuple[Transcript, list[str]]:
     duration = len(mono) / SAMPLE_RATE
     segments: list[Segment] = []
     warnings: list[str] = []
