@@ -55,7 +55,9 @@ def cmd_transcribe(args) -> int:
     from callscribe.transcribe import run
 
     params = {"engine": args.engine, "model": args.model, "timestamps": args.timestamps, "vad": not args.no_vad,
-              "language": args.language, "beam_size": args.beam_size}
+              "language": args.language, "beam_size": args.beam_size, "diarize": args.diarize, "speakers": args.speakers}
+    if args.channel_names:
+        params["channel_names"] = [n.strip() for n in args.channel_names.split(",")]
     if args.workers is not None:
         params["workers"] = args.workers
     if args.compute_type is not None:
@@ -107,6 +109,10 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--workers", type=int, default=None, help="worker processes (default: one per CPU core)")
     t.add_argument("--language", default="en", help="language code, or auto to detect")
     t.add_argument("--beam-size", type=int, default=5)
+    t.add_argument("--diarize", action=argparse.BooleanOptionalAction, default=True,
+                   help="who said what: stereo files by channel, mono files by speaker turns (default on)")
+    t.add_argument("--speakers", default="2", help="speakers in a mono file, or auto (default 2)")
+    t.add_argument("--channel-names", default=None, help="names of stereo channels in order (default agent,caller)")
     t.add_argument("--no-vad", action="store_true", help="decode non-speech too (slower)")
     args = parser.parse_args(argv)
     try:

@@ -39,3 +39,42 @@ def score(pairs: list[tuple[str, str, str]]) -> tuple[dict, list[dict]]:
         )
     metrics["silent_files_with_words"] = sum(1 for d in details if d.get("inserted_words"))
     return metrics, details
+
+
+def load_turns(path) -> "Annotation":
+    """The speaker turns of an RTTM file holding one recording."""
+    from pyannote.core import Annotation
+    from pyannote.database.util import load_rttm
+
+    found = load_rttm(str(path))
+    if len(found) > 1:
+        raise ValueError(f"{path} holds {len(found)} recordings; give one RTTM file per call")
+    return next(iter(found.values()), Annotation())
+
+
+def diarization_error(reference, hypothesis, uem: tuple[float, float] | None = None) -> dict:
+    """DER and its parts (seconds) with pyannote.metrics: no collar, overlap scored."""
+    from pyannote.core import Segment, Timeline
+    from pyannote.metrics.diarization import DiarizationErrorRate
+
+    metric = DiarizationErrorRate()
+    detail = metric(reference, hypothesis, uem=Timeline([Segment(*uem)]) if uem else None, detailed=True)
+    return {
+        "der": round(float(detail["diarization error rate"]), 4),
+        "speech_s": round(float(detail["total"]), 3),
+        "missed_s": round(float(detail["missed detection"]), 3),
+        "false_alarm_s": round(float(detail["false alarm"]), 3),
+        "confusion_s": round(float(detail["confusion"]), 3),
+        "speakers": len(hypothesis.labels()),
+        "ref_speakers": len(reference.labels()),
+    }
+
+
+def channel_wer(channel_texts: dict[str, str], segments: list[dict], channel_names: list[str]) -> float:
+    """WER of each stereo channel's text (segments labelled with its name) against its own
+    reference, all channels counted together: words given to the wrong party count as errors."""
+    refs, hyps = [], []
+    for name, ref in zip(channel_names, channel_texts.values()):
+        refs.append(normalize(ref))
+        hyps.append(normalize(" ".join(s["text"] for s in segments if s.get("speaker") == name)))
+    return round(jiwer.wer(refs, hyps), 4)

@@ -27,9 +27,9 @@ class TranscribeSettings:
     pack_seconds: float = 20.0  # calls up to this long are decoded several to a window (0 = never)
     workers: int = 0  # 0 = one per CPU core (faster-whisper); the Apple GPU engine always uses 1
     cpu_threads: int = 1
-    diarize: bool = False
-    speakers: int = 2
-    channel_names: list[str] = field(default_factory=lambda: ["agent", "caller"])
+    diarize: bool = False  # stereo: one transcript per channel; mono: speaker turns (callscribe.diarize)
+    speakers: int | str = 2  # speakers in a mono call, or "auto" to estimate
+    channel_names: list[str] = field(default_factory=lambda: ["agent", "caller"])  # stereo channels, in order
 
     @classmethod
     def from_params(cls, params: dict | None) -> "TranscribeSettings":
@@ -54,6 +54,10 @@ class TranscribeSettings:
             s.aligner = DEFAULT_ALIGNER
         if s.language in ("", "auto", "none"):
             s.language = None
+        if s.speakers != "auto" and (not str(s.speakers).isdigit() or int(s.speakers) < 1):
+            raise ValueError(f"transcribe.speakers in params.yaml is {s.speakers!r}: give a whole number of speakers (1 or more) or auto")
+        if s.speakers != "auto":
+            s.speakers = int(s.speakers)
         if s.engine == "mlx-qwen3-asr":
             s.workers = 1  # one process owns the GPU
         elif not s.workers or s.workers < 1:

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from callscribe import __version__
+from callscribe import __version__, diarize
 from callscribe.audio import SAMPLE_RATE, AudioError, load_audio, to_mono
 from callscribe.journal import Journal, is_done
 from callscribe.outputs import check_writable, output_error, remove_stale_temp_files, write_transcript
@@ -80,8 +80,40 @@ def repetition_warning(text: str, seconds: float) -> str | None:
 
 
 def transcribe_audio(engine, audio: np.ndarray, settings: TranscribeSettings) -> tuple[Transcript, list[str]]:
-    """Transcribe 16 kHz float32 (channels, samples) audio; times are relative to the whole call."""
+    """Transcribe 16 kHz float32 (channels, samples) audio; times are relative to the whole call.
+
+    With `settings.diarize`, a stereo call is transcribed channel by channel (one party each) and
+    its segments named by `channel_names`; a mono call (or stereo with identical channels) gets
+    speaker turns from `callscribe.diarize`."""
+    if not settings.diarize:
+        return _transcribe_mono(engine, to_mono(audio), settings)
+    if not diarize.same_channels(audio):
+        segments, warnings, language = [], [], settings.language
+        for i, channel in enumerate(audio):
+            name = settings.channel_names[i] if i < len(settings.channel_names) else f"CHANNEL_{i}"
+            part, warned = _transcribe_mono(engine, channel, settings)
+            segments += diarize.label_channel(part.segments, name)
+            warnings += [f"{name}: {w}" for w in warned]
+            language = language or part.language
+        segments.sort(key=lambda s: (s.start, s.end))
+        text = " ".join(s.text for s in segments if s.text).strip()
+        duration = round(audio.shape[1] / SAMPLE_RATE, 3)
+        return Transcript(text, language, duration, segments, diarize.talk_time(segments)), warnings
     mono = to_mono(audio)
+    transcript, warnings = _transcribe_mono(engine, mono, settings)
+    return _with_speakers(transcript, mono, settings), warnings
+
+
+def _with_speakers(transcript: Transcript, mono: np.ndarray, settings: TranscribeSettings) -> Transcript:
+    """Speaker turns on a mono call's segments and words, when diarization is on."""
+    if settings.diarize and transcript.segments:
+        turns = diarize.diarizer().turns(mono, settings.speakers)
+        transcript.segments = diarize.assign_speakers(transcript.segments, turns)
+        transcript.speakers = diarize.talk_time(transcript.segments)
+    return transcript
+
+
+def _transcribe_mono(engine, mono: np.ndarray, settings: TranscribeSettings) -> tuple[Transcript, list[str]]:
     duration = len(mono) / SAMPLE_RATE
     segments: list[Segment] = []
     warnings: list[str] = []
@@ -147,15 +179,15 @@ def transcribe_packed(engine, monos: list[np.ndarray], settings: TranscribeSetti
     results = []
     for i, mono in enumerate(monos):
         duration = len(mono) / SAMPLE_RATE
-        segments = segs_of[i]
-        if not settings.timestamps:
-            for seg in segments:
-                seg.words = None
-        text = " ".join(s.text for s in segments).strip()
+        text = " ".join(s.text for s in segs_of[i]).strip()
         if repetition_warning(text, duration):
             results.append(transcribe_audio(engine, mono[None, :], settings))
             continue
-        results.append((Transcript(text=text, language=language, duration=round(duration, 3), segments=segments), []))
+        transcript = _with_speakers(Transcript(text, language, round(duration, 3), segs_of[i]), mono, settings)
+        if not settings.timestamps:  # words were needed to place the calls and speakers, not to keep
+            for seg in transcript.segments:
+                seg.words = None
+        results.append((transcript, []))
     return results
 
 

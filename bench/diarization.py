@@ -1,0 +1,134 @@
+"""Diarization error rate and cost: prints figures for docs/PERFORMANCE.md.
+
+    python bench/diarization.py [--shared ../shared/data] [--json out.json]
+
+DER (pyannote.metrics, no collar, overlap scored) of `callscribe.diarize` on
+`diarization_only_16k` (the two-speaker sample and 14 AMI excerpts, RTTM and UEM given), on a
+telephone-band copy of the two-speaker sample (300-3400 Hz, 8 kHz, GSM 6.10, made here), and on
+the samples' two-speaker GSM call; each with the oracle speaker count, the default (2) and auto.
+Cost: diarization time as a share of transcription time on the 5-minute GSM long-form, both
+measured in this run on one thread.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+from pyannote.core import Annotation, Segment
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from callscribe.audio import load_audio, to_mono  # noqa: E402
+from callscribe.diarize import diarizer  # noqa: E402
+from callscribe.evaluate import load_turns  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+TWO_SPEAKER_CALL = "q-300-+18285550185-20250920-134857-1758390537.8958"
+
+
+def telephone(src: Path, dst: Path) -> Path:
+    """300-3400 Hz band, 8 kHz, GSM 6.10 WAV: the phone system's format."""
+    from scipy.signal import butter, sosfiltfilt
+
+    audio, sr = sf.read(src, dtype="float32")
+    band = sosfiltfilt(butter(8, [300, 3400], btype="band", fs=sr, output="sos"), audio)
+    sf.write(dst, soxr.resample(band, sr, 8000, quality="HQ"), 8000, format="WAV", subtype="GSM610")
+    return dst
+
+
+def annotation(turns) -> Annotation:
+    hyp = Annotation()
+    for t in turns:
+        hyp[Segment(t.start, t.end)] = t.speaker
+    return hyp
+
+
+def der_table(items, modes=("oracle", 2, "auto")) -> dict:
+    """items: (name, audio path, reference Annotation, uem (start, end)). DER per set and mode."""
+    from pyannote.core import Timeline
+    from pyannote.metrics.diarization import DiarizationErrorRate
+
+    out = {}
+    for mode in modes:
+        metric = DiarizationErrorRate()
+        per = {}
+        for name, path, ref, uem in items:
+            k = len(ref.labels()) if mode == "oracle" else mode
+            hyp = annotation(diarizer().turns(to_mono(load_audio(path)), k))
+            per[name] = {"der": round(float(metric(ref, hyp, uem=Timeline([Segment(*uem)]))), 4), "speakers": len(hyp.labels())}
+        out[str(mode)] = {"der": round(abs(metric), 4), "files": per}
+    return out
+
+
+def cost(path: Path) -> dict:
+    from callscribe.engines import load_engine
+    from callscribe.settings import TranscribeSettings
+    from callscribe.transcribe import transcribe_audio
+
+    settings = TranscribeSettings(workers=1, diarize=False).resolved()
+    engine = load_engine(settings)
+    audio = load_audio(path)
+    diarizer()  # load the encoder before timing, as a worker does once
+    t0 = time.perf_counter()
+    transcribe_audio(engine, audio, settings)
+    t1 = time.perf_counter()
+    diarizer().turns(to_mono(audio), 2)
+    t2 = time.perf_counter()
+    return {"audio_s": round(audio.shape[1] / 16000, 1), "transcribe_s": round(t1 - t0, 2), "diarize_s": round(t2 - t1, 2),
+            "diarize_share": round((t2 - t1) / (t1 - t0), 4)}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--shared", default=str(REPO.parent / "shared" / "data"))
+    ap.add_argument("--json", help="also write the figures here")
+    args = ap.parse_args()
+    shared = Path(args.shared) / "diarization_only_16k"
+    if not shared.is_dir():
+        sys.exit(f"{shared} not found: pass --shared with the folder holding diarization_only_16k/")
+    warnings.filterwarnings("ignore")
+    manifest = [json.loads(line) for line in (shared / "manifest.jsonl").read_text().splitlines()]
+
+    def item(m, audio):
+        return (Path(m["audio"]).stem, audio, load_turns(shared / m["rttm"]), tuple(m.get("uem") or (0.0, m["duration"])))
+
+    results = {}
+    sample = next(m for m in manifest if m["audio"].endswith("sample.flac"))
+    results["two_speaker_sample_16k"] = der_table([item(sample, shared / sample["audio"])])
+    with tempfile.TemporaryDirectory() as tmp:
+        gsm = telephone(shared / sample["audio"], Path(tmp) / "sample_gsm.wav")
+        results["two_speaker_sample_gsm8k"] = der_table([item(sample, gsm)])
+    ami = [item(m, shared / m["audio"]) for m in manifest if m is not sample]
+    results["ami_excerpts_16k"] = der_table(ami)
+
+    from callscribe.archive import extract
+
+    with tempfile.TemporaryDirectory() as tmp:
+        extract(sorted((REPO / "samples").glob("calls_*.zip")), Path(tmp))
+        call = next(Path(tmp).rglob(f"{TWO_SPEAKER_CALL}.WAV"))
+        ref = load_turns(REPO / "samples" / "rttm" / f"{TWO_SPEAKER_CALL}.rttm")
+        results["samples_two_speaker_gsm_call"] = der_table([(call.stem, call, ref, (0.0, sf.info(call).duration))])
+        long_call = next(Path(tmp).rglob("*1758833185*.WAV"))
+        results["cost_5min_gsm"] = cost(long_call)
+
+    for name, res in results.items():
+        if name.startswith("cost"):
+            print(f"{name}: transcribe {res['transcribe_s']} s, diarize {res['diarize_s']} s for {res['audio_s']} s of audio "
+                  f"-> diarization = {res['diarize_share']:.1%} of transcription time")
+        else:
+            print(f"{name}: " + ", ".join(f"{mode} {r['der']:.1%}" for mode, r in res.items()))
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

