@@ -94,7 +94,11 @@ def _children_rss(pid: int) -> dict[int, int]:
     """Resident memory (bytes) of each child process of `pid`, from /proc."""
     rss = {}
     for task in Path(f"/proc/{pid}/task").iterdir():
-        for child in (task / "children").read_text().split():
+        try:
+            children = (task / "children").read_text().split()
+        except OSError:  # the thread ended while we looked
+            continue
+        for child in children:
             try:
                 status = Path(f"/proc/{child}/status").read_text()
             except OSError:
