@@ -145,7 +145,7 @@ def refine(affinity: np.ndarray) -> np.ndarray:
     a = np.where(a >= np.percentile(a, 100 - TOP_PERCENT, axis=1, keepdims=True), a, 0.01 * a)
     a = np.maximum(a, a.T)
     a = a @ a.T
-    a = a / a.max(1, keepdims=True)
+    a = a / np.maximum(a.max(1, keepdims=True), 1e-12)  # a window unlike any other has an all-zero row
     return (a + a.T) / 2
 
 
