@@ -123,8 +123,9 @@ def report(name: str, r: dict, refs: dict[str, str]) -> float:
     speed = r["audio_seconds"] / r["wall_seconds"]
     rss = ", ".join(f"{k} {v:.0f} MB" for k, v in r["peak_rss_mb"].items())
     busy = r.get("worker_seconds", r["wall_seconds"])
+    wer = f"{metrics['wer']:.2%}" if "wer" in metrics else "n/a (no references)"
     print(f"{name:9s} audio {r['audio_seconds']:8.1f} s  wall {r['wall_seconds']:7.1f} s  speed {speed:6.1f}x real time  "
-          f"WER {metrics['wer']:.2%}  peak RSS {rss}" if "wer" in metrics else f"WER n/a (no references)  peak RSS {rss}")
+          f"WER {wer}  peak RSS {rss}")
     print(f"{'':9s} time in the model {r['model_seconds']:.1f} s of {busy:.1f} s busy ({r['model_seconds'] / busy:.0%}); "
           f"outside it {busy - r['model_seconds']:.1f} s")
     r["wer"], r["speed"] = metrics.get("wer"), speed

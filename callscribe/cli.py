@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from pathlib import Path
 
@@ -116,13 +117,18 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--no-vad", action="store_true", help="decode non-speech too (slower)")
     args = parser.parse_args(argv)
     try:
-        return cmd_transcribe(args)
-    except KeyboardInterrupt:
-        print("\ncallscribe: interrupted; finished files are saved, rerun with --resume to go on", file=sys.stderr)
-        return 130
-    except OutputError as e:
-        print(f"callscribe: error: {e}", file=sys.stderr)
-        return 2
+        try:
+            return cmd_transcribe(args)
+        except KeyboardInterrupt:
+            print("\ncallscribe: interrupted; finished files are saved, rerun with --resume to go on", file=sys.stderr)
+            return 130
+        except OutputError as e:
+            print(f"callscribe: error: {e}", file=sys.stderr)
+            return 2
+    finally:
+        # Everything is written: a Ctrl-C while the interpreter shuts down (which puts back the default
+        # handler) would only turn the exit status into "killed by SIGINT", hiding the real one.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ WINDOW = 80  # frames (0.8 s) per embedding: the encoder's fixed input
 STEP = 80  # windows side by side: overlapping them doubled the cost and gained nothing (bench/diarization.py)
 FRAME_S = HOP / SAMPLE_RATE
 TOP_PERCENT = 30  # affinity refinement: each window keeps its closest 30 % of neighbours
+MAX_CLUSTERED = 1500  # windows (20 min of speech) clustered directly; 1500^2 affinities are ~18 MB
 SMOOTH = 1  # windows either side averaged when re-scoring against speaker centroids
 
 
@@ -61,12 +62,16 @@ class Diarizer:
         pad = (N_FFT - WIN_LENGTH) // 2
         self._window = np.pad(np.hamming(WIN_LENGTH + 1)[:-1], (pad, N_FFT - WIN_LENGTH - pad)).astype(np.float32)
 
-    def log_mel(self, audio: np.ndarray) -> np.ndarray:
-        """(frames, 40) log10 mel energies; frame i covers samples [i*HOP, i*HOP + N_FFT)."""
+    def log_mel(self, audio: np.ndarray, block: int = 6000) -> np.ndarray:
+        """(frames, 40) log10 mel energies; frame i covers samples [i*HOP, i*HOP + N_FFT).
+        Computed a minute of frames at a time: the spectrum of a whole 90-minute call is gigabytes."""
         audio = np.pad(audio.astype(np.float32), (0, max(0, N_FFT - len(audio))))
         frames = np.lib.stride_tricks.sliding_window_view(audio, N_FFT)[::HOP]
-        power = np.abs(scipy.fft.rfft(frames * self._window, axis=1)) ** 2  # float32 throughout
-        return np.log10(power @ self._mel.T + LOG_FLOOR).astype(np.float32)
+        out = np.empty((len(frames), N_MELS), np.float32)
+        for i in range(0, len(frames), block):
+            power = np.abs(scipy.fft.rfft(frames[i : i + block] * self._window, axis=1)) ** 2  # float32 throughout
+            out[i : i + block] = np.log10(power @ self._mel.T + LOG_FLOOR)
+        return out
 
     def embed(self, windows: np.ndarray, batch: int = 64) -> np.ndarray:
         """(n, WINDOW, N_MELS) log-mel windows -> (n, 256) unit d-vectors."""
@@ -94,12 +99,15 @@ def diarizer() -> Diarizer:
     return Diarizer()
 
 
-def speech_regions(audio: np.ndarray) -> list[tuple[float, float]]:
-    """Speech (start, end) in seconds, split at pauses of 0.3 s or more, where turns often change."""
+def speech_regions(audio: np.ndarray, block_s: int = 600) -> list[tuple[float, float]]:
+    """Speech (start, end) in seconds, split at pauses of 0.3 s or more, where turns often change.
+    Ten minutes at a time: Silero's windows of a whole long call would take gigabytes."""
     from faster_whisper.vad import VadOptions, get_speech_timestamps
 
     opts = VadOptions(threshold=0.35, min_silence_duration_ms=300, speech_pad_ms=50, min_speech_duration_ms=200)
-    return [(t["start"] / SAMPLE_RATE, t["end"] / SAMPLE_RATE) for t in get_speech_timestamps(audio, opts)]
+    step = block_s * SAMPLE_RATE
+    return [((i + t["start"]) / SAMPLE_RATE, (i + t["end"]) / SAMPLE_RATE)
+            for i in range(0, len(audio), step) for t in get_speech_timestamps(audio[i : i + step], opts)]
 
 
 def windows(regions: list[tuple[float, float]], n_frames: int) -> tuple[np.ndarray, np.ndarray]:
@@ -127,11 +135,15 @@ def cluster(emb: np.ndarray, speakers: int | str, region_of: np.ndarray, max_spe
     # Centring removes what every window shares (the line, the codec), leaving the voices.
     e = emb - emb.mean(0)
     e /= np.linalg.norm(e, axis=1, keepdims=True) + 1e-12
-    affinity = refine((e @ e.T + 1) / 2)
+    # The affinity matrix grows with the square of the call's length: a long call is clustered on
+    # evenly spread windows, and every window then goes to the nearest speaker centroid.
+    sub = np.linspace(0, n - 1, MAX_CLUSTERED).round().astype(int) if n > MAX_CLUSTERED else np.arange(n)
+    affinity = refine((e[sub] @ e[sub].T + 1) / 2)
     k = estimate_speakers(affinity, max_speakers) if speakers == "auto" else int(speakers)
-    if n < 3 or min(k, n) <= 1:
+    if n < 3 or min(k, len(sub)) <= 1:
         return np.zeros(n, int)
-    labels = SpectralClustering(k, affinity="precomputed", random_state=0, assign_labels="cluster_qr").fit_predict(affinity)
+    picked = SpectralClustering(k, affinity="precomputed", random_state=0, assign_labels="cluster_qr").fit_predict(affinity)
+    labels = picked if len(sub) == n else _nearest_centroid(e, e[sub], picked)
     labels = smooth(e, labels, region_of)
     order = {lab: i for i, lab in enumerate(dict.fromkeys(labels))}
     return np.array([order[lab] for lab in labels])
@@ -155,6 +167,12 @@ def estimate_speakers(affinity: np.ndarray, max_speakers: int) -> int:
 
     vals = np.sort(np.linalg.eigvalsh(laplacian(affinity, normed=True)))[: max_speakers + 1]
     return int(np.argmax(np.diff(vals))) + 1 if len(vals) > 1 else 1
+
+
+def _nearest_centroid(e: np.ndarray, sample: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    present = np.unique(labels)
+    centroids = np.stack([sample[labels == k].mean(0) for k in present])
+    return present[(e @ centroids.T).argmax(1)]
 
 
 def smooth(e: np.ndarray, labels: np.ndarray, region_of: np.ndarray, rounds: int = 2) -> np.ndarray:

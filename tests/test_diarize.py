@@ -130,3 +130,37 @@ def test_speakers_param_is_checked():
         TranscribeSettings(speakers="two").resolved()
     assert TranscribeSettings(speakers="auto").resolved().speakers == "auto"
     assert TranscribeSettings(diarize=True).hash() != TranscribeSettings(diarize=False).hash()
+
+
+def test_long_call_is_clustered_on_a_sample_of_its_windows(sample_audio, monkeypatch):
+    """A long call's affinity matrix would grow with the square of its length: past MAX_CLUSTERED
+    windows only an even sample is clustered and the rest go to the nearest speaker. Shrinking the
+    limit below this call's window count exercises that path on the reference call."""
+    from callscribe import diarize
+
+    path = find_sample(sample_audio, TWO_SPEAKERS)
+    audio = to_mono(load_audio(path))
+    d = diarizer()
+    n_windows = len(diarize.windows(diarize.speech_regions(audio), len(d.log_mel(audio)))[0])
+    monkeypatch.setattr(diarize, "MAX_CLUSTERED", n_windows // 2)
+    from pyannote.core import Annotation, Segment as Span
+
+    hyp = Annotation()
+    for t in d.turns(audio, 2):
+        hyp[Span(t.start, t.end)] = t.speaker
+    result = diarization_error(reference_turns(path), hyp, uem=(0, 44.12))
+    assert result["speakers"] == 2 and result["der"] < 0.10, result
+
+
+def test_features_and_speech_are_computed_in_blocks(sample_audio):
+    """Long calls are featurised a block at a time so memory stays bounded: the feature blocks must
+    join exactly; a VAD block seam may lose a little speech at the cut (Silero restarts), no more."""
+    from callscribe import diarize
+
+    audio = to_mono(load_audio(find_sample(sample_audio, TWO_SPEAKERS)))
+    d = diarizer()
+    np.testing.assert_array_equal(d.log_mel(audio, block=333), d.log_mel(audio, block=10**9))
+    whole, blocked = diarize.speech_regions(audio, block_s=10**6), diarize.speech_regions(audio, block_s=15)
+    speech = lambda regions: sum(e - s for s, e in regions)  # noqa: E731
+    assert 0 <= speech(whole) - speech(blocked) < 2 * 0.75  # two seams in a 44 s call
+    assert all(any(s - 0.05 <= b0 and b1 <= e + 0.05 for s, e in whole) for b0, b1 in blocked)  # nothing invented
