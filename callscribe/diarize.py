@@ -65,7 +65,9 @@ class Diarizer:
     def log_mel(self, audio: np.ndarray, block: int = 6000) -> np.ndarray:
         """(frames, 40) log10 mel energies; frame i covers samples [i*HOP, i*HOP + N_FFT).
         Computed a minute of frames at a time: the spectrum of a whole 90-minute call is gigabytes."""
-        audio = np.pad(audio.astype(np.float32), (0, max(0, N_FFT - len(audio))))
+        audio = np.asarray(audio, np.float32)  # no copy: a 90-minute call is 345 MB
+        if len(audio) < N_FFT:
+            audio = np.pad(audio, (0, N_FFT - len(audio)))
         frames = np.lib.stride_tricks.sliding_window_view(audio, N_FFT)[::HOP]
         out = np.empty((len(frames), N_MELS), np.float32)
         for i in range(0, len(frames), block):

@@ -8,6 +8,8 @@ atomically, then its journal line, and skips what the journal says is done.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import ctypes
+import functools
 import multiprocessing
 import signal
 import sys
@@ -129,8 +131,25 @@ def _transcribe_mono(engine, mono: np.ndarray, settings: TranscribeSettings) -> 
             if not again or len(" ".join(s.text for s in retry)) < len(" ".join(s.text for s in segs)):
                 segs = retry
         segments += [s.shifted(offset) for s in segs]
+        release_memory()
     text = " ".join(s.text for s in segments if s.text).strip()
     return Transcript(text=text, language=language, duration=round(duration, 3), segments=segments), warnings
+
+
+@functools.cache
+def _libc():
+    try:
+        return ctypes.CDLL("libc.so.6")
+    except OSError:  # not glibc (macOS): its allocator returns memory by itself
+        return None
+
+
+def release_memory() -> None:
+    """Hand freed heap back to the system. glibc keeps it, so each piece of a long call would add
+    to the peak (measured: +110 MB a 5-minute piece) instead of reusing the same memory."""
+    libc = _libc()
+    if libc is not None and hasattr(libc, "malloc_trim"):
+        libc.malloc_trim(0)
 
 
 PACK_GAP = 2.0  # seconds of silence between packed calls: Whisper hears a pause, not a run-on
