@@ -8,6 +8,7 @@ then the speed ratio and the WER difference.
     python bench/throughput.py                    # default mix: samples + ../shared/data/gsm8k
     python bench/throughput.py --files a.wav b.wav --refs refs.jsonl
     python bench/throughput.py --memory           # also: the pipeline on a 90-minute call
+    python bench/throughput.py --skip-baseline --set beam_size=1   # try a setting before making it a default
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"
@@ -72,10 +75,8 @@ def run_baseline(files: list[str], out: Path) -> dict:
             "texts": texts, "peak_rss_mb": {"main": peak_rss_mb()}}
 
 
-def run_pipeline(files: list[str], out: Path) -> dict:
-    """callscribe's transcribe stage with the settings in params.yaml."""
-    import yaml
-
+def run_pipeline(files: list[str], out: Path, overrides: dict | None = None) -> dict:
+    """callscribe's transcribe stage with the settings in params.yaml (and any --set overrides)."""
     from callscribe.journal import Journal
     from callscribe.profile import sha256_file
     from callscribe.settings import TranscribeSettings
@@ -83,7 +84,8 @@ def run_pipeline(files: list[str], out: Path) -> dict:
 
     import soundfile as sf
 
-    settings = TranscribeSettings.from_params(yaml.safe_load((REPO / "params.yaml").read_text())["transcribe"])
+    params = yaml.safe_load((REPO / "params.yaml").read_text())["transcribe"]
+    settings = TranscribeSettings.from_params({**params, **(overrides or {})})
     jobs = [Job(f"{i:04d}", p, sha256_file(p), sf.info(p).duration) for i, p in enumerate(files)]
     t0 = time.perf_counter()
     run(jobs, out, settings, progress=False)
@@ -101,15 +103,18 @@ def run_pipeline(files: list[str], out: Path) -> dict:
 
 
 def child(kind: str, files_json: str, result_json: str) -> None:
-    files = json.loads(Path(files_json).read_text())
+    task = json.loads(Path(files_json).read_text())
     out = Path(result_json).with_suffix("")
-    result = (run_baseline if kind == "baseline" else run_pipeline)(files, out)
+    if kind == "baseline":
+        result = run_baseline(task["files"], out)
+    else:
+        result = run_pipeline(task["files"], out, task["set"])
     Path(result_json).write_text(json.dumps(result))
 
 
-def measure(kind: str, files: list[str], workdir: Path) -> dict:
+def measure(kind: str, files: list[str], workdir: Path, overrides: dict | None = None) -> dict:
     files_json, result_json = workdir / f"{kind}-files.json", workdir / f"{kind}.json"
-    files_json.write_text(json.dumps(files))
+    files_json.write_text(json.dumps({"files": files, "set": overrides or {}}))
     print(f"running {kind} on {len(files)} files...", flush=True)
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     subprocess.run([sys.executable, __file__, "--child", kind, str(files_json), str(result_json)], check=True, env=env)
@@ -153,7 +158,10 @@ def main() -> None:
     parser.add_argument("--skip-baseline", action="store_true")
     parser.add_argument("--memory", action="store_true", help="also run the pipeline on a 90-minute call")
     parser.add_argument("--json", help="write all figures here")
+    parser.add_argument("--set", action="append", default=[], metavar="PARAM=VALUE",
+                        help="a transcribe param for the pipeline, as `dvc exp run -S` takes it: --set beam_size=1")
     args = parser.parse_args()
+    overrides = {k.removeprefix("transcribe."): yaml.safe_load(v) for k, v in (kv.split("=", 1) for kv in args.set)}
 
     workdir = Path(tempfile.mkdtemp(prefix="callscribe-bench-"))
     if args.files:
@@ -164,12 +172,12 @@ def main() -> None:
     else:
         pairs = default_set(workdir)
     files, refs = [p for p, _ in pairs], dict(pairs)
-    print(f"{len(files)} files; machine: {os.cpu_count()} CPUs\n", flush=True)
+    print(f"{len(files)} files; machine: {os.cpu_count()} CPUs" + (f"; pipeline with {overrides}" if overrides else "") + "\n", flush=True)
 
     results = {}
     if not args.skip_baseline:
         results["baseline"] = measure("baseline", files, workdir)
-    results["pipeline"] = measure("pipeline", files, workdir)
+    results["pipeline"] = measure("pipeline", files, workdir, overrides)
     print()
     for name, r in results.items():
         report(name, r, refs)
@@ -180,7 +188,7 @@ def main() -> None:
     if args.memory:
         path = long_call(workdir)
         (workdir / "long").mkdir()
-        r = measure("pipeline", [path], workdir / "long")
+        r = measure("pipeline", [path], workdir / "long", overrides)
         print(f"\n90-minute call: wall {r['wall_seconds']:.0f} s, speed {r['audio_seconds'] / r['wall_seconds']:.1f}x, "
               f"peak RSS {', '.join(f'{k} {v:.0f} MB' for k, v in r['peak_rss_mb'].items())}")
         results["long_call"] = r

@@ -56,11 +56,13 @@ def cmd_transcribe(args) -> int:
     from callscribe.transcribe import run
 
     params = {"engine": args.engine, "model": args.model, "timestamps": args.timestamps, "vad": not args.no_vad,
-              "language": args.language, "beam_size": args.beam_size, "diarize": args.diarize, "speakers": args.speakers}
+              "language": args.language, "diarize": args.diarize, "speakers": args.speakers}
     if args.channel_names:
         params["channel_names"] = [n.strip() for n in args.channel_names.split(",")]
     if args.workers is not None:
         params["workers"] = args.workers
+    if args.beam_size is not None:
+        params["beam_size"] = args.beam_size
     if args.compute_type is not None:
         params["compute_type"] = args.compute_type
     if args.aligner is not None:
@@ -109,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--aligner", help="mlx-qwen3-asr's forced aligner for word times: a local folder or a hub id")
     t.add_argument("--workers", type=int, default=None, help="worker processes (default: one per CPU core)")
     t.add_argument("--language", default="en", help="language code, or auto to detect")
-    t.add_argument("--beam-size", type=int, default=5)
+    t.add_argument("--beam-size", type=int, default=None, help="beam search width (default 2; 1 = greedy)")
     t.add_argument("--diarize", action=argparse.BooleanOptionalAction, default=True,
                    help="who said what: stereo files by channel, mono files by speaker turns (default on)")
     t.add_argument("--speakers", default="2", help="speakers in a mono file, or auto (default 2)")

@@ -18,7 +18,7 @@ class TranscribeSettings:
     engine: str = "auto"  # auto | faster-whisper | mlx-qwen3-asr
     model: str = "auto"  # auto = the engine's default; a bundled name, a local folder or a hub id
     compute_type: str = "int8"
-    beam_size: int = 5
+    beam_size: int = 2  # measured against 1 and 5 by bench/throughput.py: see docs/PERFORMANCE.md
     language: str | None = "en"
     timestamps: bool = True  # word timestamps
     aligner: str | None = "auto"  # mlx-qwen3-asr's forced aligner for word times: auto, a local folder or a hub id
