@@ -8,6 +8,7 @@ import importlib.resources
 import time
 from pathlib import Path
 
+import ctranslate2
 import numpy as np
 
 from callscribe.records import Segment, Word
@@ -88,6 +89,9 @@ class WhisperEngine:
             options.update(condition_on_previous_text=False)
         if safer:  # used to retry a piece that came out as a repetition loop
             options.update(condition_on_previous_text=False, temperature=[0.2, 0.4, 0.6, 0.8, 1.0], repetition_penalty=1.1)
+        # Temperature fallback samples: a fixed seed for every piece makes a call's text the same
+        # whichever worker decodes it and whatever it decoded before, so reruns reproduce outputs.
+        ctranslate2.set_random_seed(0)
         segments, info = self._model.transcribe(audio, **options)
         out = []
         for s in segments:
