@@ -161,7 +161,7 @@ def transcribe_packed(engine, monos: list[np.ndarray], settings: TranscribeSetti
     wrong is redone on its own."""
     from callscribe.vad import speech_regions
 
-    # Between calls, not after the last: Whisper tends to fill trailing silence with "Thank you".
+    # After every call, the last too: a tape that stops mid-word loses that call's words.
     gap = np.zeros(int(PACK_GAP * SAMPLE_RATE), np.float32)
     parts, spans = [], []  # spans: (item, tape start, tape end, source start), in samples
     cursor = 0
@@ -177,7 +177,7 @@ def transcribe_packed(engine, monos: list[np.ndarray], settings: TranscribeSetti
     segs_of: list[list[Segment]] = [[] for _ in monos]
     language = settings.language
     if spans:
-        segs, language = engine.transcribe(np.concatenate(parts[:-1]), settings, packed=True)
+        segs, language = engine.transcribe(np.concatenate(parts), settings, packed=True)
         for seg in segs:
             # Whisper's segment times (timestamp tokens) are surer than its word times: a segment
             # lying mostly in one call goes to it whole; only a straddling one is split by word.
