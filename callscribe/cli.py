@@ -119,14 +119,13 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--no-vad", action="store_true", help="decode non-speech too (slower)")
     args = parser.parse_args(argv)
     try:
-        try:
-            return cmd_transcribe(args)
-        except KeyboardInterrupt:
-            print("\ncallscribe: interrupted; finished files are saved, rerun with --resume to go on", file=sys.stderr)
-            return 130
-        except OutputError as e:
-            print(f"callscribe: error: {e}", file=sys.stderr)
-            return 2
+        return cmd_transcribe(args)
+    except KeyboardInterrupt:
+        print("\ncallscribe: interrupted; finished files are saved, rerun with --resume to go on", file=sys.stderr)
+        return 130
+    except OutputError as e:
+        print(f"callscribe: error: {e}", file=sys.stderr)
+        return 2
     finally:
         # Everything is written: a Ctrl-C while the interpreter shuts down (which puts back the default
         # handler) would only turn the exit status into "killed by SIGINT", hiding the real one.

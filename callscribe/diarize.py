@@ -145,8 +145,10 @@ def cluster(emb: np.ndarray, speakers: int | str, region_of: np.ndarray, max_spe
     if n < 3 or min(k, len(sub)) <= 1:
         return np.zeros(n, int)
     picked = SpectralClustering(k, affinity="precomputed", random_state=0, assign_labels="cluster_qr").fit_predict(affinity)
-    labels = picked if len(sub) == n else _nearest_centroid(e, e[sub], picked)
-    labels = smooth(e, labels, region_of)
+    if len(sub) < n:  # every window to the nearest centroid of the clustered sample
+        present, centroids = _centroids(e[sub], picked)
+        picked = present[(e @ centroids.T).argmax(1)]
+    labels = smooth(e, picked, region_of)
     order = {lab: i for i, lab in enumerate(dict.fromkeys(labels))}
     return np.array([order[lab] for lab in labels])
 
@@ -171,18 +173,17 @@ def estimate_speakers(affinity: np.ndarray, max_speakers: int) -> int:
     return int(np.argmax(np.diff(vals))) + 1 if len(vals) > 1 else 1
 
 
-def _nearest_centroid(e: np.ndarray, sample: np.ndarray, labels: np.ndarray) -> np.ndarray:
+def _centroids(e: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The labels present and the mean embedding of each."""
     present = np.unique(labels)
-    centroids = np.stack([sample[labels == k].mean(0) for k in present])
-    return present[(e @ centroids.T).argmax(1)]
+    return present, np.stack([e[labels == k].mean(0) for k in present])
 
 
 def smooth(e: np.ndarray, labels: np.ndarray, region_of: np.ndarray, rounds: int = 2) -> np.ndarray:
     """Re-score each window against the speaker centroids, averaged with its neighbours in the same
     region: one noisy 0.8 s window no longer flips the speaker."""
     for _ in range(rounds):
-        present = np.unique(labels)
-        centroids = np.stack([e[labels == k].mean(0) for k in present])
+        present, centroids = _centroids(e, labels)
         scores = e @ (centroids / np.linalg.norm(centroids, axis=1, keepdims=True)).T
         smoothed = np.empty_like(scores)
         for r in np.unique(region_of):

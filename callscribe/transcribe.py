@@ -120,7 +120,8 @@ def _transcribe_mono(engine, mono: np.ndarray, settings: TranscribeSettings) -> 
     segments: list[Segment] = []
     warnings: list[str] = []
     language = settings.language
-    for start, end in pieces(mono, settings.max_chunk_minutes * 60):
+    cuts = pieces(mono, settings.max_chunk_minutes * 60)
+    for start, end in cuts:
         offset = start / SAMPLE_RATE
         segs, language = engine.transcribe(mono[start:end], settings)
         warning = repetition_warning(" ".join(s.text for s in segs), (end - start) / SAMPLE_RATE) or getattr(engine, "runaway", None)
@@ -131,25 +132,26 @@ def _transcribe_mono(engine, mono: np.ndarray, settings: TranscribeSettings) -> 
             if not again or len(" ".join(s.text for s in retry)) < len(" ".join(s.text for s in segs)):
                 segs = retry
         segments += [s.shifted(offset) for s in segs]
-        release_memory()
+        if len(cuts) > 1:
+            release_memory()
     text = " ".join(s.text for s in segments if s.text).strip()
     return Transcript(text=text, language=language, duration=round(duration, 3), segments=segments), warnings
 
 
 @functools.cache
-def _libc():
+def _malloc_trim():
     try:
-        return ctypes.CDLL("libc.so.6")
-    except OSError:  # not glibc (macOS): its allocator returns memory by itself
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc (macOS): its allocator returns memory by itself
         return None
 
 
 def release_memory() -> None:
-    """Hand freed heap back to the system. glibc keeps it, so each piece of a long call would add
-    to the peak (measured: +110 MB a 5-minute piece) instead of reusing the same memory."""
-    libc = _libc()
-    if libc is not None and hasattr(libc, "malloc_trim"):
-        libc.malloc_trim(0)
+    """Hand freed heap back to the system between the pieces of a long call. glibc keeps it, so
+    each piece would add to the peak (measured: +110 MB a 5-minute piece) instead of reusing it."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
 
 
 PACK_GAP = 2.0  # seconds of silence between packed calls: Whisper hears a pause, not a run-on
