@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # Apple Silicon gets the Qwen3-ASR engine on the GPU; everything else faster-whisper on the CPU.
 EXTRAS := $(shell $(PYTHON) -c "import platform; print('dev,mlx' if platform.system()=='Darwin' and platform.machine()=='arm64' else 'dev')")
 
-.PHONY: setup repro test bench clean
+.PHONY: setup system repro test bench clean
 
 $(BIN)/callscribe: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,10 +15,14 @@ $(BIN)/callscribe: pyproject.toml
 
 setup: $(BIN)/callscribe
 
+# Debian packages the tests and tools use (scripts/debian-packages.txt); skipped where there is no apt.
+system:
+	bash scripts/setup-system.sh
+
 repro: setup
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/dvc repro
 
-test: setup
+test: setup system
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest
 
 bench: setup

@@ -13,7 +13,7 @@ import numpy as np
 import soundfile as sf
 
 from callscribe.audio import load_audio, resample
-from tests.conftest import find_sample
+from tests.helpers import find_sample
 
 JFK = "1758662274"
 JFK_WORDS = "what your country can do for you"  # the right audio, whole; "ask"/"asked" before it varies with beam and codec

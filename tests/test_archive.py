@@ -5,7 +5,7 @@ import zipfile
 import pytest
 
 from callscribe.archive import ArchiveError, Limits, extract
-from tests.conftest import ARCHIVES, REPO
+from tests.helpers import ARCHIVES, REPO
 
 
 def test_samples_unpack_wavs_only(tmp_path):

@@ -3,7 +3,7 @@ import pytest
 import soundfile as sf
 
 from callscribe.audio import SAMPLE_RATE, AudioError, load_audio, probe, resample
-from tests.conftest import find_sample
+from tests.helpers import find_sample
 
 
 def test_gsm_call_decodes_at_its_true_length(sample_audio):

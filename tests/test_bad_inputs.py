@@ -11,7 +11,7 @@ from pathlib import Path
 import yaml
 
 from tests.badfiles import JFK, make_bad_files
-from tests.conftest import copy_project, dvc_env, find_sample
+from tests.helpers import copy_project, dvc_env, find_sample
 
 SAME_NAME = "q-300-+13365550100-20250905-101500-1757067300.1.WAV"  # in both archives, different audio
 

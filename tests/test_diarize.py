@@ -14,7 +14,7 @@ from callscribe.outputs import write_transcript
 from callscribe.records import Segment, Word
 from callscribe.settings import TranscribeSettings
 from callscribe.transcribe import transcribe_audio
-from tests.conftest import SAMPLES, find_sample
+from tests.helpers import SAMPLES, find_sample
 
 TWO_SPEAKERS = "1758390537"  # GSM mono, alternating LJ Speech / LibriVox turns; reference in samples/rttm
 STEREO = "1758395419"  # 8 kHz PCM stereo, one speaker per channel

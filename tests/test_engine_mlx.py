@@ -24,7 +24,7 @@ from callscribe.evaluate import score
 from callscribe.settings import TranscribeSettings
 from callscribe.transcribe import Job, run, transcribe_audio
 from scripts.make_tiny_qwen3_asr import build
-from tests.conftest import copy_project, find_sample
+from tests.helpers import copy_project, find_sample
 from tests.test_pipeline import dvc, journal_ids, ran, read_jsonl
 
 JFK, SILENT, LONG_CALL = "1758662274", "1757258616", "1758833185"

@@ -19,7 +19,7 @@ from callscribe.audio import load_audio
 from callscribe.settings import TranscribeSettings
 from callscribe.transcribe import Job, run, transcribe_file
 from tests.badfiles import JFK, JFK_WORDS, long_gsm
-from tests.conftest import find_sample
+from tests.helpers import find_sample
 
 N_CALLS = 8
 

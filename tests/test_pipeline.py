@@ -10,7 +10,7 @@ import zipfile
 
 import yaml
 
-from tests.conftest import copy_project, dvc_env
+from tests.helpers import copy_project, dvc_env
 
 
 def dvc(project, *args, check=True):

@@ -10,7 +10,7 @@ from callscribe.engines import load_engine
 from callscribe.evaluate import score
 from callscribe.settings import TranscribeSettings
 from callscribe.transcribe import pieces, repetition_warning, transcribe_audio
-from tests.conftest import find_sample
+from tests.helpers import find_sample
 
 LONG_CALL = "1758833185"  # 300 s of read speech
 JFK = "1758662274"
