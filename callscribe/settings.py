@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field, fields
 
 # Fields that change how fast a run goes but never what it writes: kept out of the hash,
 # so that changing them re-runs the DVC stage as a cheap scan, not a re-transcription.
-NOT_HASHED = {"workers", "cpu_threads"}
+NOT_HASHED = {"workers", "cpu_threads", "batch_size"}  # batch_size: same tokens batched or not (tests/test_qwen_batch.py)
 
 
 @dataclass
@@ -22,6 +22,8 @@ class TranscribeSettings:
     language: str | None = "en"
     timestamps: bool = True  # word timestamps
     aligner: str | None = "auto"  # mlx-qwen3-asr's forced aligner for word times: auto, a local folder or a hub id
+    batch_size: int = 8  # mlx-qwen3-asr: ~30 s windows decoded together on the GPU (1 = one at a time); docs/PERFORMANCE.md
+    draft_model: str | None = None  # mlx-qwen3-asr: a smaller model drafting tokens for this one (speculative; batch_size 1)
     vad: bool = True  # skip non-speech (rings, hold, silence) before decoding
     max_chunk_minutes: float = 5.0  # long calls are cut at pauses into pieces this long at most
     pack_seconds: float = 10.0  # calls up to this long are decoded several to a window (0 = never)

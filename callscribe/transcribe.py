@@ -254,6 +254,12 @@ def transcribe_files(engine, jobs: list[Job], settings: TranscribeSettings) -> l
             results.update(zip(packable, transcribe_packed(engine, [audios[i][0] for i in packable], settings)))
         except Exception:  # noqa: BLE001 - each call is tried on its own below, where a failure is recorded
             pass
+    if len(jobs) > 1 and getattr(engine, "prefetch", None):  # batched Qwen3-ASR: these calls' windows decode together
+        short = [p for i, a in enumerate(audios) if a is not None and i not in results for p in _mono_parts(a, settings)]
+        try:
+            engine.prefetch([p for p in short if 0 < len(p) <= settings.max_chunk_minutes * 60 * SAMPLE_RATE], settings)
+        except Exception:  # noqa: BLE001 - as above
+            pass
     for i, audio in enumerate(audios):
         if audio is None or i in results:
             continue
@@ -278,6 +284,11 @@ def transcribe_files(engine, jobs: list[Job], settings: TranscribeSettings) -> l
         record.update(wall_seconds=round(wall * share, 3), model_seconds=round(in_model * share, 3))
         out.append((record, transcript))
     return out
+
+
+def _mono_parts(audio: np.ndarray, settings: TranscribeSettings) -> list[np.ndarray]:
+    """What transcribe_audio hands the engine: each channel of a two-party stereo call, else the mono mix."""
+    return list(audio) if settings.diarize and not diarize.same_channels(audio) else [to_mono(audio)]
 
 
 def transcribe_file(engine, job: Job, settings: TranscribeSettings) -> tuple[dict, Transcript | None]:
