@@ -61,7 +61,7 @@ def assert_same_tokens(folder, windows, budgets, batch_size, dtype):
 
     session = Session(str(folder), dtype=getattr(mx, dtype))
     batched = decode_windows(session.model, session.tokenizer, windows, budgets, "en", batch_size, session.dtype)
-    prompt_of = lambda n: session.tokenizer.build_prompt_tokens(n_audio_tokens=n, language="English")  # noqa: E731
+    prompt_of = lambda n: session.tokenizer.build_prompt_tokens(n_audio_tokens=n, language="English")
     ties = 0
     for window, budget, got in zip(windows, budgets, batched):
         want, features, prompt = library_tokens(session.model, window, prompt_of, budget)
