@@ -22,7 +22,8 @@ def find_sample(root: Path, name_part: str) -> Path:
 
 def copy_project(dest: Path) -> Path:
     """A fresh copy of the project as git tracks it (what a new clone holds), as its own repo."""
-    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO, capture_output=True, text=True, check=True).stdout.split()
+    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO, capture_output=True, text=True, check=True)
+    files = listed.stdout.split()
     for f in files:
         src = REPO / f
         if src.is_file() and not f.startswith(("data/", "metrics/", "plots/")) and f != "dvc.lock":

@@ -40,7 +40,8 @@ def reference_turns(path):
 def test_two_speaker_gsm_call_turns_match_the_reference(sample_audio):
     path = find_sample(sample_audio, TWO_SPEAKERS)
     turns = diarizer().turns(to_mono(load_audio(path)), 2)
-    from pyannote.core import Annotation, Segment as Span
+    from pyannote.core import Annotation
+    from pyannote.core import Segment as Span
 
     hyp = Annotation()
     for t in turns:
@@ -113,7 +114,7 @@ def test_stereo_with_identical_channels_is_mono(sample_audio, engine):
 
 def test_without_diarize_there_are_no_speakers(sample_audio, engine):
     audio = load_audio(find_sample(sample_audio, STEREO))
-    transcript, _ = transcribe_audio(engine, audio, TranscribeSettings(workers=1).resolved())
+    transcript, _ = transcribe_audio(engine, audio, TranscribeSettings(workers=1, diarize=False).resolved())
     assert transcript.speakers is None and not any(s.speaker for s in transcript.segments)
     assert "curtain" in normalize(transcript.text)  # one mix of both parties, as before
 
@@ -122,7 +123,8 @@ def test_a_segment_is_split_where_its_words_change_speaker():
     words = [Word(0.0, 0.4, " hello", 0.9), Word(0.5, 0.9, " there.", 0.9), Word(1.2, 1.5, " Hi", 0.9), Word(1.6, 2.0, " back.", 0.9)]
     turns = [Turn(0.0, 1.0, "SPEAKER_00"), Turn(1.1, 2.1, "SPEAKER_01")]
     out = assign_speakers([Segment(0.0, 2.0, "hello there. Hi back.", words)], turns)
-    assert [(s.speaker, s.text, s.start, s.end) for s in out] == [("SPEAKER_00", "hello there.", 0.0, 0.9), ("SPEAKER_01", "Hi back.", 1.2, 2.0)]
+    assert [(s.speaker, s.text, s.start, s.end) for s in out] == [
+        ("SPEAKER_00", "hello there.", 0.0, 0.9), ("SPEAKER_01", "Hi back.", 1.2, 2.0)]
 
 
 def test_speakers_param_is_checked():
@@ -143,7 +145,8 @@ def test_long_call_is_clustered_on_a_sample_of_its_windows(sample_audio, monkeyp
     d = diarizer()
     n_windows = len(diarize.windows(diarize.speech_regions(audio), len(d.log_mel(audio)))[0])
     monkeypatch.setattr(diarize, "MAX_CLUSTERED", n_windows // 2)
-    from pyannote.core import Annotation, Segment as Span
+    from pyannote.core import Annotation
+    from pyannote.core import Segment as Span
 
     hyp = Annotation()
     for t in d.turns(audio, 2):

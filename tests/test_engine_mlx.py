@@ -18,11 +18,12 @@ if sys.platform == "darwin" and platform.machine() != "arm64":
     pytest.skip("MLX has no build for Intel Macs", allow_module_level=True)
 
 from callscribe.audio import load_audio
-from callscribe.engines import DEFAULT_ALIGNER, load_engine, resolve_engine
-from callscribe.engines.qwen import ModelError
+from callscribe.calls import Job
+from callscribe.engines import DEFAULT_ALIGNER, ModelError, load_engine, resolve_engine
 from callscribe.evaluate import score
+from callscribe.runner import run
 from callscribe.settings import TranscribeSettings
-from callscribe.transcribe import Job, run, transcribe_audio
+from callscribe.transcribe import transcribe_audio
 from scripts.make_tiny_qwen3_asr import build
 from tests.helpers import copy_project, find_sample
 from tests.test_pipeline import dvc, journal_ids, ran, read_jsonl
@@ -33,7 +34,8 @@ JFK, SILENT, LONG_CALL = "1758662274", "1757258616", "1758833185"
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     root = tmp_path_factory.mktemp("qwen")
-    return {"model": build(root / "model"), "loop": build(root / "loop", loop=True), "aligner": build(root / "aligner", aligner=True, seed=1)}
+    return {"model": build(root / "model"), "loop": build(root / "loop", loop=True),
+            "aligner": build(root / "aligner", aligner=True, seed=1)}
 
 
 def qwen_settings(tiny, model="model", **kw):
@@ -191,7 +193,8 @@ def test_dvc_repro_with_the_tiny_model(tiny, tmp_path):
 def test_real_weights_wer(sample_audio, labels):
     # CALLSCRIBE_QWEN3_ALIGNER may name the aligner's folder; without it, segment times only.
     aligner = os.environ.get("CALLSCRIBE_QWEN3_ALIGNER")
-    settings = TranscribeSettings(engine="mlx-qwen3-asr", model=os.environ["CALLSCRIBE_QWEN3_ASR"], aligner=aligner, timestamps=bool(aligner)).resolved()
+    settings = TranscribeSettings(engine="mlx-qwen3-asr", model=os.environ["CALLSCRIBE_QWEN3_ASR"], aligner=aligner,
+                                  timestamps=bool(aligner)).resolved()
     engine = load_engine(settings)
     pairs = []
     for (archive, name), label in labels.items():

@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 import soundfile as sf
 
-from callscribe.audio import load_audio
+from callscribe.calls import Job, transcribe_file
+from callscribe.engines import Decoded
+from callscribe.runner import run
 from callscribe.settings import TranscribeSettings
-from callscribe.transcribe import Job, run, transcribe_file
 from tests.badfiles import JFK, JFK_WORDS, long_gsm
 from tests.helpers import find_sample
 
@@ -144,17 +145,17 @@ def test_worker_killed_for_memory_gets_an_error_record_and_the_rest_go_on(sample
 
 class _OutOfMemoryEngine:
     """An engine whose decoder runs out of memory, as a real one does on an absurd input."""
-    name, model, versions = "stub", "stub", {}
+    name, model, versions, supports_packing, model_seconds = "stub", "stub", {}, False, 0.0
 
-    def transcribe(self, audio, settings, safer=False):
+    def transcribe(self, audio, settings, *, safer=False, packed=False) -> Decoded:
         raise MemoryError()
 
 
 def test_a_file_that_raises_gets_an_error_record(sample_audio):
     job = Job("jfk", str(find_sample(sample_audio, JFK)), "x", 11.0)
     record, transcript = transcribe_file(_OutOfMemoryEngine(), job, TranscribeSettings(workers=1).resolved())
-    assert transcript is None and record["status"] == "error"
-    assert "MemoryError" in record["reason"] and job.path in record["reason"] and "max_chunk_minutes" in record["reason"]
+    assert transcript is None and record.status == "error"
+    assert "MemoryError" in record.reason and job.path in record.reason and "max_chunk_minutes" in record.reason
 
 
 @pytest.fixture

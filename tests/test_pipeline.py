@@ -51,7 +51,9 @@ def test_repro_then_only_what_changed_reruns(tmp_path):
     assert len(journal_ids(project)) == len(set(journal_ids(project))) == 27
 
     subprocess.run(["git", "add", "-A"], cwd=project, check=True)
-    subprocess.run(["git", "commit", "-qm", "repro"], cwd=project, check=True, env={**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"})
+    subprocess.run(["git", "commit", "-qm", "repro"], cwd=project, check=True,
+                   env={**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
+                        "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"})
     assert ran(dvc(project, "repro")) == set()
 
     exp = dvc(project, "exp", "run", "-S", "transcribe.beam_size=1")
@@ -77,7 +79,8 @@ def test_repro_then_only_what_changed_reruns(tmp_path):
 def test_killed_repro_resumes_without_loss_or_duplicates(tmp_path):
     project = copy_project(tmp_path / "project")
     journal = project / "data/transcripts/2025-09b/journal.jsonl"
-    proc = subprocess.Popen(["dvc", "repro"], cwd=project, env=dvc_env(project), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(["dvc", "repro"], cwd=project, env=dvc_env(project), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
     deadline = time.time() + 300
     while time.time() < deadline and not (journal.exists() and len(journal.read_text().splitlines()) >= 3):
         time.sleep(0.2)
