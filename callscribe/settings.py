@@ -25,8 +25,9 @@ class TranscribeSettings:
     timestamps: bool = True  # word timestamps
     aligner: str | None = "auto"  # mlx-qwen3-asr's forced aligner for word times: auto, a local folder or a hub id
     vad: bool = True  # skip non-speech (rings, hold, silence) before decoding
-    max_chunk_minutes: float = 5.0  # long calls are cut at pauses into pieces this long at most
-    pack_seconds: float = 10.0  # calls up to this long are decoded several to a window (0 = never)
+    # Numbers as params.yaml writes them (5, not 5.0): the hash tells them apart.
+    max_chunk_minutes: float = 5  # long calls are cut at pauses into pieces this long at most
+    pack_seconds: float = 10  # calls up to this long are decoded several to a window (0 = never)
     workers: int = 0  # 0 = one per CPU core (faster-whisper); the Apple GPU engine always uses 1
     cpu_threads: int = 1
     diarize: bool = True  # stereo: one transcript per channel; mono: speaker turns (callscribe.diarize)

@@ -37,6 +37,7 @@ def reference_turns(path):
     return load_turns(SAMPLES / "rttm" / f"{path.stem}.rttm")
 
 
+@pytest.mark.slow
 def test_two_speaker_gsm_call_turns_match_the_reference(sample_audio):
     path = find_sample(sample_audio, TWO_SPEAKERS)
     turns = diarizer().turns(to_mono(load_audio(path)), 2)
@@ -53,6 +54,7 @@ def test_two_speaker_gsm_call_turns_match_the_reference(sample_audio):
     assert 4 <= changes <= 8
 
 
+@pytest.mark.slow
 def test_two_speaker_call_words_and_segments_follow_the_turns(two_speaker_call):
     path, transcript = two_speaker_call
     ref = reference_turns(path)
@@ -72,6 +74,7 @@ def test_two_speaker_call_words_and_segments_follow_the_turns(two_speaker_call):
     assert 30 < sum(transcript.speakers.values()) < 44
 
 
+@pytest.mark.slow
 def test_outputs_carry_the_speakers(two_speaker_call, tmp_path):
     path, transcript = two_speaker_call
     # As the pipeline does: a shard's transcript JSON, then merge writes every format and calls.jsonl.
@@ -92,6 +95,7 @@ def test_outputs_carry_the_speakers(two_speaker_call, tmp_path):
     assert rows[0]["speakers"] == data["speakers"] and set(rows[0]["speakers"]) == {"SPEAKER_00", "SPEAKER_01"}
 
 
+@pytest.mark.slow
 def test_stereo_call_is_transcribed_by_channel(sample_audio, labels, engine):
     path = find_sample(sample_audio, STEREO)
     settings = TranscribeSettings(workers=1, diarize=True, channel_names=["agent", "caller"]).resolved()
@@ -104,6 +108,7 @@ def test_stereo_call_is_transcribed_by_channel(sample_audio, labels, engine):
     assert [s.start for s in transcript.segments] == sorted(s.start for s in transcript.segments)
 
 
+@pytest.mark.slow
 def test_stereo_with_identical_channels_is_mono(sample_audio, engine):
     mono = load_audio(find_sample(sample_audio, TWO_SPEAKERS))
     stereo = np.repeat(mono, 2, axis=0)
@@ -112,6 +117,7 @@ def test_stereo_with_identical_channels_is_mono(sample_audio, engine):
     assert {s.speaker for s in transcript.segments} == {"SPEAKER_00", "SPEAKER_01"}
 
 
+@pytest.mark.slow
 def test_without_diarize_there_are_no_speakers(sample_audio, engine):
     audio = load_audio(find_sample(sample_audio, STEREO))
     transcript, _ = transcribe_audio(engine, audio, TranscribeSettings(workers=1, diarize=False).resolved())
@@ -134,6 +140,7 @@ def test_speakers_param_is_checked():
     assert TranscribeSettings(diarize=True).hash() != TranscribeSettings(diarize=False).hash()
 
 
+@pytest.mark.slow
 def test_long_call_is_clustered_on_a_sample_of_its_windows(sample_audio, monkeypatch):
     """A long call's affinity matrix would grow with the square of its length: past MAX_CLUSTERED
     windows only an even sample is clustered and the rest go to the nearest speaker. Shrinking the
@@ -155,6 +162,7 @@ def test_long_call_is_clustered_on_a_sample_of_its_windows(sample_audio, monkeyp
     assert result["speakers"] == 2 and result["der"] < 0.10, result
 
 
+@pytest.mark.slow
 def test_features_and_speech_are_computed_in_blocks(sample_audio):
     """Long calls are featurised a block at a time so memory stays bounded: the feature blocks must
     join exactly; a VAD block seam may lose a little speech at the cut (Silero restarts), no more."""

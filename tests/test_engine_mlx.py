@@ -21,14 +21,16 @@ from callscribe.audio import load_audio
 from callscribe.calls import Job
 from callscribe.engines import DEFAULT_ALIGNER, ModelError, load_engine, resolve_engine
 from callscribe.evaluate import score
+from callscribe.fileio import read_jsonl
 from callscribe.runner import run
 from callscribe.settings import TranscribeSettings
 from callscribe.transcribe import transcribe_audio
 from scripts.make_tiny_qwen3_asr import build
-from tests.helpers import copy_project, find_sample
-from tests.test_pipeline import dvc, journal_ids, ran, read_jsonl
+from tests.helpers import copy_project, dvc, find_sample, journal_ids, ran
 
 JFK, SILENT, LONG_CALL = "1758662274", "1757258616", "1758833185"
+
+pytestmark = pytest.mark.slow  # every test here runs a model or the whole pipeline
 
 
 @pytest.fixture(scope="module")

@@ -47,6 +47,7 @@ def outputs(out: Path) -> tuple[list[str], dict[str, dict]]:
     return [e["id"] for e in entries], {e["id"]: json.loads((out / e["json"]).read_text(encoding="utf-8")) for e in entries}
 
 
+@pytest.mark.slow
 def test_killed_and_interrupted_runs_resume_to_the_same_records(sample_audio, tmp_path):
     calls = short_calls(sample_audio, tmp_path / "in")
     ref_out = tmp_path / "reference"
@@ -109,6 +110,7 @@ def _children_rss(pid: int) -> dict[int, int]:
     return rss
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").exists(), reason="reads worker memory from Linux /proc")
 def test_worker_killed_for_memory_gets_an_error_record_and_the_rest_go_on(sample_audio, tmp_path):
     """The kernel's OOM killer answers a worker that takes too much memory with SIGKILL. This test plays
@@ -169,6 +171,7 @@ def small_disk(tmp_path):
     subprocess.run(["umount", "-l", str(mnt)], check=False)
 
 
+@pytest.mark.slow
 def test_full_disk_stops_with_a_clear_error_and_resumes(sample_audio, tmp_path, small_disk):
     src = find_sample(sample_audio, JFK)
     calls = tmp_path / "in"
@@ -195,6 +198,7 @@ def test_full_disk_stops_with_a_clear_error_and_resumes(sample_audio, tmp_path, 
     assert all(JFK_WORDS in t["text"].lower() for t in got.values())
 
 
+@pytest.mark.slow
 def test_read_only_output_folder_gives_a_clear_error_and_changes_nothing(sample_audio, tmp_path, small_disk):
     calls = tmp_path / "in"
     calls.mkdir()

@@ -8,30 +8,13 @@ import subprocess
 import time
 import zipfile
 
+import pytest
 import yaml
 
-from tests.helpers import copy_project, dvc_env
+from callscribe.fileio import read_jsonl
+from tests.helpers import copy_project, dvc, dvc_env, journal_ids, ran
 
-
-def dvc(project, *args, check=True):
-    out = subprocess.run(["dvc", *args], cwd=project, capture_output=True, text=True, env=dvc_env(project))
-    assert not check or out.returncode == 0, out.stdout + out.stderr
-    return out.stdout + out.stderr
-
-
-def ran(output: str) -> set[str]:
-    return {line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage '")}
-
-
-def read_jsonl(path):
-    return [json.loads(line) for line in open(path, encoding="utf-8")]
-
-
-def journal_ids(project):
-    ids = []
-    for j in (project / "data" / "transcripts").glob("*/journal.jsonl"):
-        ids += [e["id"] for e in read_jsonl(j)]
-    return ids
+pytestmark = pytest.mark.slow  # every test here runs a model or the whole pipeline
 
 
 def test_repro_then_only_what_changed_reruns(tmp_path):
