@@ -112,13 +112,15 @@ def test_runaway_decoding_is_flagged_and_retried(tiny, sample_audio):
     assert_well_formed(transcript, transcript.duration)
 
 
-@pytest.mark.parametrize("compute_type, expected", [("int8", "8-bit decoder, 8-bit encoder"), ("int4", "4-bit decoder, 8-bit encoder")])
+@pytest.mark.parametrize("compute_type, expected", [("int8", "8-bit decoder, 8-bit encoder"), ("int4", "4-bit decoder, 8-bit encoder"),
+                                                    ("int8_float32", "8-bit decoder, 8-bit encoder")])
 def test_quantized_in_memory(tiny, sample_audio, compute_type, expected):
     import mlx.nn as nn
 
     settings = qwen_settings(tiny, compute_type=compute_type, timestamps=False)
     engine = load_engine(settings)
     assert engine.versions["quantization"].startswith(expected)
+    assert engine.versions["dtype"] == ("float32" if compute_type.endswith("float32") else "float16")  # activations
     assert isinstance(engine.session.model.lm_head, nn.QuantizedLinear)
     transcript, _ = transcribe_audio(engine, load_audio(find_sample(sample_audio, JFK)), settings)
     assert transcript.text
@@ -165,6 +167,7 @@ def test_records_journal_and_resume(tiny, sample_audio, tmp_path):
     for e in entries.values():
         assert e["engine"] == "mlx-qwen3-asr" and e["model"] == str(tiny["model"])
         assert {"callscribe", "mlx-qwen3-asr", "mlx", "quantization"} <= set(e["versions"])
+    assert entries[JFK]["model_seconds"] > 0  # the time in the model is counted, not left at 0
     data = json.loads((tmp_path / f"{JFK}.json").read_text())
     assert data["language"] == "en" and data["segments"][0]["words"][0]["word"].strip()
     assert (tmp_path / f"{JFK}.srt").read_text().startswith("1\n")

@@ -3,9 +3,12 @@
 import numpy as np
 
 from callscribe.audio import SAMPLE_RATE
+from callscribe.calls import Job, transcribe_files
+from callscribe.engines import Decoded
 from callscribe.packing import PACK_GAP, Span, assign, lay_out, span_of_word
 from callscribe.records import Segment, Word
 from callscribe.settings import TranscribeSettings
+from tests.helpers import find_sample
 
 SR = SAMPLE_RATE
 # Call 0: speech from 0.5 s to 3.5 s of the call, on the tape at 0-3 s; then a 2 s gap.
@@ -44,3 +47,21 @@ def test_tape_holds_each_calls_speech_and_a_pause_after_it():
     gap = int(PACK_GAP * SR)
     assert spans == [Span(0, 0, 2 * SR, 0), Span(1, 2 * SR + gap, 3 * SR + gap, 0), Span(2, 3 * SR + 2 * gap, 6 * SR + 2 * gap, 0)]
     assert len(tape) == 6 * SR + 3 * gap and tape[2 * SR : 2 * SR + gap].max() == 0
+
+
+class _PackingFails:
+    """An engine whose packed decoding raises; one call at a time works."""
+    name, model, versions, supports_packing, model_seconds = "stub", "stub", {}, True, 0.0
+
+    def transcribe(self, audio, settings, *, safer=False, packed=False) -> Decoded:
+        if packed:
+            raise RuntimeError("tape too long")
+        return Decoded([Segment(0.0, len(audio) / SR, "hello there")], "en")
+
+
+def test_a_packing_failure_is_a_warning_and_each_call_is_done_alone(sample_audio):
+    jobs = [Job(k, str(find_sample(sample_audio, k)), "x", 5.0) for k in ("1758662274", "1757258616")]  # JFK, silence: both mono
+    results = transcribe_files(_PackingFails(), jobs, TranscribeSettings(workers=1, diarize=False).resolved())
+    for record, transcript in results:
+        assert record.status == "ok" and transcript.text == "hello there"
+        assert record.warnings == ["packed decoding failed (RuntimeError: tape too long); transcribed on its own"]

@@ -79,14 +79,15 @@ class QwenEngine:
             self.aligner = _load_aligner(local(settings.aligner), dtype)
             self.versions["aligner"] = settings.aligner
 
-    def transcribe(self, audio: np.ndarray, settings: TranscribeSettings, *, safer: bool = False, packed: bool = False) -> Decoded:
+    def _timed(self, fn, *args, **kwargs):
+        """Call the model or the aligner, counting the seconds spent in it."""
         t0 = time.perf_counter()
         try:
-            return self._transcribe(audio, settings, safer)
-        finally:  # the VAD and the glue around the model are a small share: counted in
+            return fn(*args, **kwargs)
+        finally:
             self.model_seconds += time.perf_counter() - t0
 
-    def _transcribe(self, audio: np.ndarray, settings: TranscribeSettings, safer: bool) -> Decoded:
+    def transcribe(self, audio: np.ndarray, settings: TranscribeSettings, *, safer: bool = False, packed: bool = False) -> Decoded:
         speech, restore = vad.speech_only(audio, vad.QWEN) if settings.vad else (audio, None)
         if len(speech) < SAMPLE_RATE // 10:  # nothing the model could hear
             return Decoded([], settings.language)
@@ -100,7 +101,7 @@ class QwenEngine:
         segments, stops, n_windows, language = [], [], 0, settings.language
         for window, offset in windows:
             budget = math.ceil(len(window) / SAMPLE_RATE * SAFER_TOKENS_PER_SECOND) + 16 if safer else None
-            result = self.session.transcribe(window, language=settings.language, return_chunks=True, max_new_tokens=budget)
+            result = self._timed(self.session.transcribe, window, language=settings.language, return_chunks=True, max_new_tokens=budget)
             if settings.language is None:
                 language = _language_code(result.language) or language
             for chunk in result.chunks:
@@ -122,7 +123,7 @@ class QwenEngine:
         if self.aligner is None:
             return [Segment(round(offset + start, 3), round(offset + end, 3), text)]
         piece = window[round(start * SAMPLE_RATE) : round(end * SAMPLE_RATE)]
-        aligned = self.aligner.align(piece, text, language if language != "unknown" else "")
+        aligned = self._timed(self.aligner.align, piece, text, language if language != "unknown" else "")
         words = [
             Word(round(offset + start + min(max(a.start_time, 0.0), end - start), 3),
                  round(offset + start + min(max(a.end_time, a.start_time, 0.0), end - start), 3), " " + spelled, None)
