@@ -26,9 +26,6 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "bench"))
-
-from throughput import measure, report
 
 
 def sample_set(workdir: Path) -> list[tuple[str, str]]:
@@ -62,13 +59,17 @@ def main() -> None:
     ap.add_argument("--compute", nargs="*", default=["float16", "int8", "int4"], help="transcribe.compute_type values")
     ap.add_argument("--files", nargs="*", help="audio files instead of the samples (no WER)")
     ap.add_argument("--repeat", type=int, default=1, help="run the set this many times per combination (steadier speed)")
-    ap.add_argument("--set", action="append", default=[], metavar="PARAM=VALUE", help="another transcribe param, e.g. --set timestamps=false")
+    ap.add_argument("--set", action="append", default=[], metavar="PARAM=VALUE",
+                    help="another transcribe param, e.g. --set timestamps=false")
     ap.add_argument("--json", default=str(REPO / "bench" / "mac-results.json"), help="where to write the figures")
     args = ap.parse_args()
     if not (sys.platform == "darwin" and platform.machine() == "arm64"):
         print("note: not an Apple Silicon Mac; MLX runs on its CPU backend here, so the speeds say nothing about a Mac", flush=True)
 
     import yaml
+
+    sys.path.insert(0, str(REPO / "bench"))  # bench/ holds scripts, not a package
+    from throughput import measure, report
 
     extra = {k.removeprefix("transcribe."): yaml.safe_load(v) for k, v in (kv.split("=", 1) for kv in args.set)}
     workdir = Path(tempfile.mkdtemp(prefix="callscribe-mac-bench-"))

@@ -49,7 +49,10 @@ def child(mode: str, model: str, seconds: float, windows: int, tokens: int) -> d
     m, tok = session.model, session.tokenizer
     rss_loaded = peak_rss_mb()
     mx.reset_peak_memory()
-    prompt_of = lambda n: tok.build_prompt_tokens(n_audio_tokens=n, language="English")
+
+    def prompt_of(n: int) -> list[int]:
+        return tok.build_prompt_tokens(n_audio_tokens=n, language="English")
+
     stats, t0 = {"encode_s": 0.0}, time.perf_counter()
     if mode == "library":
         for clip in clips:
@@ -100,7 +103,8 @@ def main() -> None:
 
         model = str(build(Path(tempfile.mkdtemp(prefix="qwen-0.6b-")), size="0.6b"))
     blas = os.environ.get("LD_PRELOAD", "") or "MLX's bundled reference BLAS (slow: preload OpenBLAS)"
-    print(f"model {model}; {args.windows} windows of {args.seconds:g} s, {args.tokens} tokens each; BLAS: {blas}; {os.cpu_count()} CPUs", flush=True)
+    print(f"model {model}; {args.windows} windows of {args.seconds:g} s, {args.tokens} tokens each; "
+          f"BLAS: {blas}; {os.cpu_count()} CPUs", flush=True)
     results = []
     for mode in args.modes:
         out = Path(tempfile.mkdtemp()) / "r.json"
@@ -110,12 +114,13 @@ def main() -> None:
         r = json.loads(out.read_text())
         r["step_ms"] = round(1000 * r["decode_s"] / r["steps"]) if r.get("steps") else None
         results.append(r)
-        print(f"{mode:>8}: wall {r['wall_s']:7.1f} s  encode {r['encode_s']:6.1f} s  prefill {r.get('prefill_s', float('nan')):6.1f} s  "
-              f"decode {r.get('decode_s', float('nan')):6.1f} s ({r.get('steps', '-')} steps, {r['step_ms']} ms each)  "
+        print(f"{mode:>8}: wall {r['wall_s']:7.1f} s  encode {r['encode_s']:6.1f} s  "
+              f"prefill {r.get('prefill_s', float('nan')):6.1f} s  decode {r.get('decode_s', float('nan')):6.1f} s "
+              f"({r.get('steps', '-')} steps, {r['step_ms']} ms each)  "
               f"peak MLX {r['peak_mlx_mb']} MB  peak RSS {r['peak_rss_mb']} MB (model loaded: {r['rss_after_load_mb']} MB)", flush=True)
     if args.json:
-        Path(args.json).write_text(json.dumps({"blas": blas, "cpus": os.cpu_count(), "model": "random weights, Qwen3-ASR-0.6B shape, float32",
-                                               "results": results}, indent=1))
+        about = {"blas": blas, "cpus": os.cpu_count(), "model": "random weights, Qwen3-ASR-0.6B shape, float32"}
+        Path(args.json).write_text(json.dumps({**about, "results": results}, indent=1))
 
 
 if __name__ == "__main__":

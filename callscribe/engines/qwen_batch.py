@@ -26,24 +26,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from callscribe.engines.qwen import (
-    SAFER_TOKENS_PER_SECOND,
-    SAFER_WINDOW_SECONDS,
-    SAMPLE_RATE,
-    ModelError,
-    QwenEngine,
-    _language_code,
-    _restored,
-    _speech_only,
-)
-from callscribe.records import Segment
+from callscribe import vad
+from callscribe.audio import SAMPLE_RATE
+from callscribe.engines import Decoded, ModelError
+from callscribe.engines.qwen import SAFER_TOKENS_PER_SECOND, SAFER_WINDOW_SECONDS, QwenEngine, _language_code, _restored
 from callscribe.settings import TranscribeSettings
 
 WINDOW_SECONDS = 30.0  # the library's window (mlx_qwen3_asr.chunking.MAX_CHUNK_SECONDS)
 
 
 @dataclass
-class Decoded:
+class WindowText:
     text: str
     language: str  # as the model wrote it ("English"), or "unknown"
     finish_reason: str  # eos | repetition | length, as the library reports it
@@ -172,7 +165,7 @@ def generate(model, prompts: list[list[int]], features: list, budgets: list[int]
 
 
 def decode_windows(model, tokenizer, windows: list[np.ndarray], budgets: list[int], language: str | None,
-                   batch_size: int, dtype) -> list[Decoded]:
+                   batch_size: int, dtype) -> list[WindowText]:
     """16 kHz windows of at most 30 s -> what the model wrote in each, `batch_size` windows at a
     time (similar lengths together: less padding)."""
     from mlx_qwen3_asr.audio import compute_features
@@ -181,7 +174,7 @@ def decode_windows(model, tokenizer, windows: list[np.ndarray], budgets: list[in
 
     forced = canonicalize_language(language)
     order = sorted(range(len(windows)), key=lambda i: len(windows[i]))
-    out: list[Decoded | None] = [None] * len(windows)
+    out: list[WindowText | None] = [None] * len(windows)
     for s in range(0, len(order), batch_size):
         batch = order[s : s + batch_size]
         mels = [compute_features(windows[i])[0][0].astype(dtype) for i in batch]
@@ -189,7 +182,7 @@ def decode_windows(model, tokenizer, windows: list[np.ndarray], budgets: list[in
         prompts = [tokenizer.build_prompt_tokens(n_audio_tokens=int(f.shape[0]), language=forced, context="") for f in feats]
         for i, result in zip(batch, generate(model, prompts, feats, [budgets[i] for i in batch])):
             lang, text = parse_asr_output(tokenizer.decode(result.tokens), user_language=forced)
-            out[i] = Decoded(text, canonicalize_language(lang) or lang, result.finish_reason, result.tokens)
+            out[i] = WindowText(text, canonicalize_language(lang) or lang, result.finish_reason, result.tokens)
         del mels, feats
         _clear_mlx_cache()  # as the library does after each window: long runs otherwise hold freed GPU buffers
     return out
@@ -210,25 +203,24 @@ class BatchedQwenEngine(QwenEngine):
                              "set transcribe.batch_size: 1 to use it, or draft_model: null to batch")
         super().__init__(settings)
         self.batch_size = settings.batch_size
-        self._ready: dict[bytes, tuple] = {}  # audio digest -> transcribe()'s result, from prefetch()
+        self._ready: dict[bytes, Decoded] = {}  # audio digest -> transcribe()'s result, from prefetch()
 
     def prefetch(self, audios: list[np.ndarray], settings: TranscribeSettings) -> None:
         """Decode several pieces' windows together; their transcribe() calls then return at once."""
         self._ready = {_digest(a): r for a, r in zip(audios, self.transcribe_many(audios, settings))}
 
-    def transcribe(self, audio: np.ndarray, settings: TranscribeSettings, safer: bool = False) -> tuple[list[Segment], str | None]:
+    def transcribe(self, audio: np.ndarray, settings: TranscribeSettings, *, safer: bool = False, packed: bool = False) -> Decoded:
         ready = None if safer else self._ready.pop(_digest(audio), None)
-        segments, language, self.runaway = ready or self.transcribe_many([audio], settings, safer)[0]
-        return segments, language
+        return ready or self.transcribe_many([audio], settings, safer)[0]
 
-    def transcribe_many(self, audios: list[np.ndarray], settings: TranscribeSettings, safer: bool = False) -> list[tuple]:
-        """Pieces -> (segments, language, runaway) each, as QwenEngine.transcribe gives them."""
+    def transcribe_many(self, audios: list[np.ndarray], settings: TranscribeSettings, safer: bool = False) -> list[Decoded]:
+        """Pieces -> what QwenEngine.transcribe gives for each, their windows decoded together."""
         from mlx_qwen3_asr.chunking import split_audio_into_chunks
         from mlx_qwen3_asr.generate import resolve_max_new_tokens
 
         restores, windows, owners, budgets = [], [], [], []
         for k, audio in enumerate(audios):
-            speech, restore = _speech_only(audio) if settings.vad else (audio, None)
+            speech, restore = vad.speech_only(audio, vad.QWEN) if settings.vad else (audio, None)
             restores.append(restore)
             if len(speech) < SAMPLE_RATE // 10:  # nothing the model could hear
                 continue
@@ -239,8 +231,8 @@ class BatchedQwenEngine(QwenEngine):
                 owners.append((k, offset))
                 budgets.append(math.ceil(seconds * SAFER_TOKENS_PER_SECOND) + 16 if safer
                                else resolve_max_new_tokens(None, audio_duration_sec=seconds))
-        decoded = decode_windows(self.session.model, self.session.tokenizer, windows, budgets, settings.language,
-                                 self.batch_size, self.session.dtype) if windows else []
+        decoded = self._timed(decode_windows, self.session.model, self.session.tokenizer, windows, budgets, settings.language,
+                              self.batch_size, self.session.dtype) if windows else []
 
         out = []
         for k, restore in enumerate(restores):
@@ -259,5 +251,5 @@ class BatchedQwenEngine(QwenEngine):
             runaway = f"decoder stopped {len(stops)} of {n_windows} windows early ({', '.join(sorted(set(stops)))})" if stops else None
             if restore is not None:
                 segments = [_restored(s, restore) for s in segments]
-            out.append((segments, language, runaway))
+            out.append(Decoded(segments, language, runaway))
         return out
