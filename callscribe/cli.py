@@ -8,6 +8,7 @@ import signal
 import sys
 from pathlib import Path
 
+from callscribe import search, web
 from callscribe.outputs import FORMATS, OutputError
 
 # Heavy modules (numpy, the model) are imported inside main, so a Ctrl-C at any moment gets a clean exit.
@@ -117,7 +118,11 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--speakers", default="2", help="speakers in a mono file, or auto (default 2)")
     t.add_argument("--channel-names", default=None, help="names of stereo channels in order (default agent,caller)")
     t.add_argument("--no-vad", action="store_true", help="decode non-speech too (slower)")
+    search.add_parser(sub)
+    web.add_parser(sub)
     args = parser.parse_args(argv)
+    if hasattr(args, "run"):  # search, serve
+        return args.run(args)
     try:
         return cmd_transcribe(args)
     except KeyboardInterrupt:
