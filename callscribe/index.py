@@ -2,7 +2,7 @@
 
 The database is the interface (schema in docs/INDEX.md): `calls` (one row per call), `talk` (seconds per
 speaker), `segments` (one row per transcript segment) and `segments_fts`, an FTS5 table over the segments'
-text and speaker kept in step by triggers. Builds are incremental: a call whose row and transcript hash
+text and speaker. Builds are incremental: a call whose row and transcript hash
 the same as last time is left alone; changed calls are replaced, calls no longer listed are deleted.
 """
 
@@ -44,7 +44,7 @@ CREATE TABLE talk (
     PRIMARY KEY (call, speaker)
 ) WITHOUT ROWID;
 CREATE TABLE segments (
-    id INTEGER PRIMARY KEY,
+    id INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused: build() indexes the ids above the last build's
     call INTEGER NOT NULL REFERENCES calls(n) ON DELETE CASCADE,
     seg INTEGER NOT NULL,           -- position in the call's transcript
     start REAL NOT NULL, "end" REAL NOT NULL,
@@ -52,12 +52,11 @@ CREATE TABLE segments (
     text TEXT NOT NULL
 );
 CREATE INDEX segments_call ON segments(call, seg);
+-- New segments are added to it in one statement at the end of a build (a trigger per row was 14x slower:
+-- FTS5 flushes at every statement's savepoint); deleted ones leave it by this trigger.
 -- Porter stemming: "cancel" finds "cancelled" and "cancellation".
 CREATE VIRTUAL TABLE segments_fts USING fts5(text, speaker, content='segments', content_rowid='id',
                                              tokenize='porter unicode61 remove_diacritics 2');
-CREATE TRIGGER segments_ai AFTER INSERT ON segments BEGIN
-    INSERT INTO segments_fts(rowid, text, speaker) VALUES (new.id, new.text, new.speaker);
-END;
 CREATE TRIGGER segments_ad AFTER DELETE ON segments BEGIN
     INSERT INTO segments_fts(segments_fts, rowid, text, speaker) VALUES ('delete', old.id, old.text, old.speaker);
 END;
@@ -160,6 +159,7 @@ def build(calls_jsonl: str | Path, db: str | Path, data_dir: str | Path = "data"
     con = _open_for_build(db)
     stats = BuildStats()
     known = dict(con.execute("SELECT id, hash FROM calls").fetchall())
+    last_segment = con.execute("SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'segments'").fetchone()[0]
     seen = set()
     with open(calls_jsonl, encoding="utf-8") as f:
         for lineno, line in enumerate(f, 1):
@@ -195,6 +195,7 @@ def build(calls_jsonl: str | Path, db: str | Path, data_dir: str | Path = "data"
     gone = set(known) - seen
     con.executemany("DELETE FROM calls WHERE id = ?", [(g,) for g in gone])
     stats.deleted = len(gone)
+    con.execute("INSERT INTO segments_fts(rowid, text, speaker) SELECT id, text, speaker FROM segments WHERE id > ?", (last_segment,))
     con.commit()
     if stats.added + stats.replaced + stats.deleted:
         con.execute("INSERT INTO segments_fts(segments_fts) VALUES ('optimize')")  # merges the FTS b-trees: faster queries
