@@ -158,9 +158,9 @@ def create_app(data_dir: Path, db: Path, token: str | None = None, allowed_hosts
 
     def transcode(src: Path, key: str) -> Path:
         """The call's audio as 16-bit PCM WAV, which every browser plays (GSM 6.10 WAV plays in none), cached."""
-        from callscribe.audio import decode  # numpy and soundfile: only when audio is asked for
-
         import soundfile as sf
+
+        from callscribe.audio import decode  # numpy and soundfile: only when audio is asked for
 
         cache.mkdir(parents=True, exist_ok=True)
         out = cache / f"{key}.wav"
