@@ -55,7 +55,8 @@ class Generator:
         """(calls.jsonl row, transcript JSON or None) for call number i."""
         rng = random.Random(f"{self.seed}-{i}")
         queue = rng.choices([q for q, _ in QUEUES], [w for _, w in QUEUES])[0]
-        caller = self.callers[int(rng.paretovariate(1.2)) % len(self.callers)]
+        # Repeat callers: a third of calls come from 300 frequent numbers, the rest from 15,000.
+        caller = self.callers[rng.randrange(300) if rng.random() < 0.33 else rng.randrange(len(self.callers))]
         day = self.start + timedelta(days=rng.randrange(self.days))
         when = day.replace(hour=rng.randint(8, 18), minute=rng.randrange(60), second=rng.randrange(60))
         epoch = f"{int(when.timestamp())}.{rng.randrange(10000):04d}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -49,16 +50,18 @@ CREATE TABLE segments (
     seg INTEGER NOT NULL,           -- position in the call's transcript
     start REAL NOT NULL, "end" REAL NOT NULL,
     speaker TEXT,                   -- agent, caller, SPEAKER_00, ... or NULL
-    text TEXT NOT NULL
+    text TEXT NOT NULL,
+    tags TEXT NOT NULL              -- the call's filter fields as words for segments_fts: q<queue> m<yyyymm> d<yyyymmdd> c<caller>
 );
 CREATE INDEX segments_call ON segments(call, seg);
 -- New segments are added to it in one statement at the end of a build (a trigger per row was 14x slower:
 -- FTS5 flushes at every statement's savepoint); deleted ones leave it by this trigger.
+-- Filters are FTS terms on `tags` and `speaker` (merging doclists), not joins per match: 10x faster on 37,000 calls.
 -- Porter stemming: "cancel" finds "cancelled" and "cancellation".
-CREATE VIRTUAL TABLE segments_fts USING fts5(text, speaker, content='segments', content_rowid='id',
+CREATE VIRTUAL TABLE segments_fts USING fts5(text, speaker, tags, content='segments', content_rowid='id',
                                              tokenize='porter unicode61 remove_diacritics 2');
 CREATE TRIGGER segments_ad AFTER DELETE ON segments BEGIN
-    INSERT INTO segments_fts(segments_fts, rowid, text, speaker) VALUES ('delete', old.id, old.text, old.speaker);
+    INSERT INTO segments_fts(segments_fts, rowid, text, speaker, tags) VALUES ('delete', old.id, old.text, old.speaker, old.tags);
 END;
 """
 
@@ -122,6 +125,18 @@ def _call_hash(row: dict, transcript: bytes | None) -> str:
     return h.hexdigest()
 
 
+def tag(prefix: str, value: str) -> str:
+    """One word the FTS tokenizer keeps whole: a prefix letter and the value's letters and digits."""
+    return prefix + re.sub(r"[\W_]", "", str(value)).lower()
+
+
+def call_tags(row: dict) -> str:
+    date = (row.get("date") or "").replace("-", "")
+    words = [tag("q", row["queue"]) if row.get("queue") else "", f"m{date[:6]} d{date}" if len(date) == 8 else "",
+             tag("c", row["caller"]) if row.get("caller") else ""]
+    return " ".join(w for w in words if w)
+
+
 def _insert_call(con: sqlite3.Connection, row: dict, digest: str, transcript: dict | None, output_dir: Path, data_dir: Path) -> int:
     call_id = row["id"]
     start = row.get("start") or ""
@@ -144,13 +159,14 @@ def _insert_call(con: sqlite3.Connection, row: dict, digest: str, transcript: di
     n = cur.lastrowid
     if speakers:
         con.executemany("INSERT INTO talk VALUES (?, ?, ?)", [(n, s, float(sec)) for s, sec in speakers.items()])
-    con.executemany('INSERT INTO segments (call, seg, start, "end", speaker, text) VALUES (?, ?, ?, ?, ?, ?)',
-                    [(n, i, float(s["start"]), float(s["end"]), s.get("speaker"), (s.get("text") or "").strip())
+    tags = call_tags(row)
+    con.executemany('INSERT INTO segments (call, seg, start, "end", speaker, text, tags) VALUES (?, ?, ?, ?, ?, ?, ?)',
+                    [(n, i, float(s["start"]), float(s["end"]), s.get("speaker"), (s.get("text") or "").strip(), tags)
                      for i, s in enumerate(segments)])
     return len(segments)
 
 
-def build(calls_jsonl: str | Path, db: str | Path, data_dir: str | Path = "data", progress=None) -> BuildStats:
+def build(calls_jsonl: str | Path, db: str | Path, data_dir: str | Path = "data") -> BuildStats:
     """Bring `db` in step with `calls_jsonl` and the JSON transcripts beside it (in <its folder>/transcripts/)."""
     calls_jsonl, db, data_dir = Path(calls_jsonl), Path(db), Path(data_dir)
     output_dir = calls_jsonl.parent
@@ -160,7 +176,7 @@ def build(calls_jsonl: str | Path, db: str | Path, data_dir: str | Path = "data"
     stats = BuildStats()
     known = dict(con.execute("SELECT id, hash FROM calls").fetchall())
     last_segment = con.execute("SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'segments'").fetchone()[0]
-    seen = set()
+    seen, todo = set(), []
     with open(calls_jsonl, encoding="utf-8") as f:
         for lineno, line in enumerate(f, 1):
             if not line.strip():
@@ -185,17 +201,21 @@ def build(calls_jsonl: str | Path, db: str | Path, data_dir: str | Path = "data"
                 stats.replaced += 1
             else:
                 stats.added += 1
-            try:
-                transcript = json.loads(raw) if raw else None
-            except json.JSONDecodeError as e:
-                raise IndexError_(f"{tpath}: not valid JSON ({e}); run `dvc repro -f merge`") from e
-            _insert_call(con, row, digest, transcript, output_dir, data_dir)
-            if progress and (stats.added + stats.replaced) % 1000 == 0:
-                progress(stats)
+            todo.append((row.get("start") or "", row, digest))
+    # Oldest first, so segment ids grow with the call's time and search can take the latest matches by id.
+    todo.sort(key=lambda item: item[0])
+    for _, row, digest in todo:
+        tpath = _transcript_path(output_dir, row["id"])
+        try:
+            transcript = json.loads(tpath.read_bytes()) if row.get("status") == "ok" and tpath.is_file() else None
+        except json.JSONDecodeError as e:
+            raise IndexError_(f"{tpath}: not valid JSON ({e}); run `dvc repro -f merge`") from e
+        _insert_call(con, row, digest, transcript, output_dir, data_dir)
     gone = set(known) - seen
     con.executemany("DELETE FROM calls WHERE id = ?", [(g,) for g in gone])
     stats.deleted = len(gone)
-    con.execute("INSERT INTO segments_fts(rowid, text, speaker) SELECT id, text, speaker FROM segments WHERE id > ?", (last_segment,))
+    con.execute("INSERT INTO segments_fts(rowid, text, speaker, tags) SELECT id, text, speaker, tags FROM segments WHERE id > ?",
+                (last_segment,))
     con.commit()
     if stats.added + stats.replaced + stats.deleted:
         con.execute("INSERT INTO segments_fts(segments_fts) VALUES ('optimize')")  # merges the FTS b-trees: faster queries

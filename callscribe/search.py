@@ -6,7 +6,7 @@ import json
 import sqlite3
 import sys
 from dataclasses import asdict, dataclass
-from datetime import date
+from datetime import date, timedelta
 
 DEFAULT_DB = "data/output/calls.db"
 # snippet() marks the matched words with these control characters; each front end turns them into its own markup.
@@ -85,32 +85,106 @@ def _query_error(query: str, e: sqlite3.OperationalError) -> QueryError:
                       f"AND, OR, NOT (in capitals) and parentheses; put words with punctuation in double quotes: \"what's\"")
 
 
-def search(con: sqlite3.Connection, query: str, filters: Filters | None = None, limit: int = 20, offset: int = 0,
-           snippet_words: int = 14) -> list[Hit]:
-    """Segments matching an FTS5 query, best first (bm25), with the call's fields and a highlighted snippet."""
+def _phrase(word: str) -> str:
+    return '"' + word.replace('"', '""') + '"'
+
+
+def _months(lo: date, hi: date):
+    y, m = lo.year, lo.month
+    while (y, m) <= (hi.year, hi.month):
+        yield y, m
+        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+
+
+def _date_words(con: sqlite3.Connection, date_from: str | None, date_to: str | None) -> list[str] | None:
+    """The tags words (m<yyyymm> for whole months, d<yyyymmdd> for days) that cover a date range; [] when none can."""
+    if not (date_from or date_to):
+        return None
+    first, last = con.execute("SELECT min(date), max(date) FROM calls").fetchone()
+    if first is None:
+        return []
+    lo = max(date.fromisoformat(date_from or first), date.fromisoformat(first))
+    hi = min(date.fromisoformat(date_to or last), date.fromisoformat(last))
+    words = []
+    for y, m in _months(lo, hi):
+        month_start = date(y, m, 1)
+        month_end = (date(y + 1, 1, 1) if m == 12 else date(y, m + 1, 1)) - timedelta(days=1)
+        if lo <= month_start and month_end <= hi:
+            words.append(f"m{y:04d}{m:02d}")
+        else:
+            d = max(lo, month_start)
+            while d <= min(hi, month_end):
+                words.append(f"d{d:%Y%m%d}")
+                d += timedelta(days=1)
+    return words
+
+
+def fts_query(con: sqlite3.Connection, query: str, filters: Filters | None = None) -> str | None:
+    """The user's query with the filters added as FTS terms on the `tags` and `speaker` columns;
+    None when a filter matches no call at all."""
+    from callscribe.index import tag
+
     if not query or not query.strip():
         raise QueryError("empty query: give words to search for")
-    where, args = (filters or Filters()).sql()
+    f = filters or Filters()
+    terms = [f"({query})"]
+    if f.queue:
+        terms.append(f"tags : {_phrase(tag('q', f.queue))}")
+    if f.speaker:
+        terms.append(f"speaker : {_phrase(f.speaker)}")
+    days = _date_words(con, f.date_from, f.date_to)
+    if days is not None:
+        if not days:
+            return None
+        terms.append(f"tags : ({' OR '.join(days)})")
+    if f.caller:
+        numbers = [r[0] for r in con.execute("SELECT DISTINCT caller FROM calls WHERE instr(caller, ?) > 0 LIMIT 501", (f.caller,))]
+        if not numbers:
+            return None
+        if len(numbers) > 500:
+            raise QueryError(f"caller {f.caller!r}: more than 500 numbers contain it; give more digits")
+        terms.append(f"tags : ({' OR '.join(_phrase(tag('c', n)) for n in numbers)})")
+    return " AND ".join(terms)
+
+
+# bm25 scores every match, which costs ~6 us each: a common word's 60,000 matches took 400 ms. Ranking the
+# latest RANK_WINDOW matches (segment ids grow with the call's time) keeps a query under 50 ms (docs/PERFORMANCE.md).
+RANK_WINDOW = 5000
+
+
+def search(con: sqlite3.Connection, query: str, filters: Filters | None = None, limit: int = 20, offset: int = 0,
+           snippet_words: int = 14) -> list[Hit]:
+    """Segments matching an FTS5 query, best first (bm25 on the text, among the latest RANK_WINDOW matches),
+    with the call's fields and a highlighted snippet."""
+    match = fts_query(con, query, filters)
+    if match is None:
+        return []
     sql = f"""
-        SELECT c.id AS call, c.date, c.time, c.queue, c.caller, s.start, s."end", s.speaker, s.seg,
-               snippet(segments_fts, 0, '{MARK_ON}', '{MARK_OFF}', '…', {int(snippet_words)}) AS snippet, s.text
-        FROM segments_fts JOIN segments s ON s.id = segments_fts.rowid JOIN calls c ON c.n = s.call
-        WHERE segments_fts MATCH ?{where}
-        ORDER BY segments_fts.rank LIMIT ? OFFSET ?"""
+        WITH m AS (SELECT rowid AS id, bm25(segments_fts, 1.0, 0.0, 0.0) AS score FROM segments_fts
+                   WHERE segments_fts MATCH ? ORDER BY rowid DESC LIMIT {RANK_WINDOW})
+        SELECT s.id, c.id AS call, c.date, c.time, c.queue, c.caller, s.start, s."end", s.speaker, s.seg, s.text
+        FROM m JOIN segments s ON s.id = m.id JOIN calls c ON c.n = s.call
+        ORDER BY m.score, m.id DESC LIMIT ? OFFSET ?"""
     try:
-        rows = con.execute(sql, [query, *args, int(limit), int(offset)]).fetchall()
+        rows = con.execute(sql, [match, int(limit), int(offset)]).fetchall()
+        if not rows:
+            return []
+        # snippet() only works inside the MATCH query: ask it for the page's rows alone.
+        snippets = dict(con.execute(
+            f"SELECT rowid, snippet(segments_fts, 0, '{MARK_ON}', '{MARK_OFF}', '…', {int(snippet_words)}) FROM segments_fts "
+            f"WHERE segments_fts MATCH ? AND rowid IN ({','.join(str(r[0]) for r in rows)})", [match]).fetchall())
     except sqlite3.OperationalError as e:
         raise _query_error(query, e) from None
-    return [Hit(*row) for row in rows]
+    return [Hit(*r[1:10], snippets.get(r[0], r[10]), r[10]) for r in rows]
 
 
-def count(con: sqlite3.Connection, query: str, filters: Filters | None = None, cap: int = 1000) -> int:
-    """How many segments match, counted up to `cap` (counting every hit of a common word costs time)."""
-    where, args = (filters or Filters()).sql()
-    sql = f"""SELECT count(*) FROM (SELECT 1 FROM segments_fts JOIN segments s ON s.id = segments_fts.rowid
-              JOIN calls c ON c.n = s.call WHERE segments_fts MATCH ?{where} LIMIT ?)"""
+def count(con: sqlite3.Connection, query: str, filters: Filters | None = None) -> int:
+    """How many segments match (FTS5 counts without scoring: milliseconds even for a common word)."""
+    match = fts_query(con, query, filters)
+    if match is None:
+        return 0
     try:
-        return con.execute(sql, [query, *args, cap]).fetchone()[0]
+        return con.execute("SELECT count(*) FROM segments_fts WHERE segments_fts MATCH ?", [match]).fetchone()[0]
     except sqlite3.OperationalError as e:
         raise _query_error(query, e) from None
 

@@ -148,7 +148,7 @@ def test_search_finds_stems_phrases_prefixes_and_booleans(index):
     assert mine("cancel", speaker="agent") == [(2, "agent")]
     assert mine("cancel", speaker="AGENT") == [(2, "agent")]
     assert mine("cancel", queue="300") == []
-    both = mine("cancel", queue="410", date_from="2025-06-02", date_to="2025-06-02", caller="5550123")
+    both = mine("cancel", queue="410", date_from="2025-06-02", date_to="2025-06-02", caller="9195550123")
     assert sorted(both) == [(0, "caller"), (2, "agent")]
     assert mine("cancel", date_from="2025-06-03") == []
     hit = next(h for h in q.search(con, '"claim number is noted"') if h.call == row["id"])
@@ -177,7 +177,7 @@ def test_search_cli_prints_hits_json_and_exit_statuses(index):
     r = _cli("cancel", "fee", "--db", str(db), "--speaker", "agent")
     assert r.returncode == 0, r.stderr
     assert row["id"] in r.stdout and "at 0:21" in r.stdout and "The [cancellation] [fee] is waived." in r.stdout
-    r = _cli('"claim number"', "--db", str(db), "--json", "--caller", "5550123")
+    r = _cli('"claim number"', "--db", str(db), "--json", "--caller", "9195550123")
     hits = [json.loads(line) for line in r.stdout.splitlines()]
     assert r.returncode == 0 and [(h["call"], h["start"], h["speaker"]) for h in hits] == [(row["id"], 11.0, "agent")]
     assert hits[0]["snippet"] == "Your **claim number** is noted."
@@ -225,3 +225,25 @@ def test_dvc_repro_ends_with_the_index_of_the_real_samples(tmp_path):
     # Nothing changed: the stage is up to date; forced, it re-indexes nothing.
     r = subprocess.run(["dvc", "repro", "-f", "index"], cwd=project, env=dvc_env(project), capture_output=True, text=True)
     assert "index: 29 calls (0 added, 0 replaced, 0 deleted, 29 unchanged)" in r.stdout, r.stdout + r.stderr
+
+
+@pytest.mark.parametrize("filters", [
+    {"queue": "301"}, {"speaker": "SPEAKER_01"}, {"date_from": "2025-05-17"}, {"date_to": "2025-06-03"},
+    {"date_from": "2025-04-20", "date_to": "2025-07-09"}, {"date_from": "2025-06-01", "date_to": "2025-06-30", "queue": "300"},
+    {"caller": "555", "speaker": "agent"}, {"date_from": "2031-01-01"}, {"queue": "nope"},
+])
+def test_filters_as_fts_terms_give_what_sql_on_the_tables_gives(index, filters):
+    """The filters run as FTS terms (tags, speaker); a plain SQL join over the tables is the reference."""
+    con = connect(index[0], readonly=True)
+    f = q.Filters(**filters)
+    where, args = f.sql()
+    found = 0
+    for query in ("cancel", '"claim number"', "pleas* OR thank"):
+        got = {(h.call, h.seg) for h in q.search(con, query, f, limit=100_000)}
+        ids = [r[0] for r in con.execute("SELECT rowid FROM segments_fts WHERE segments_fts MATCH ?", (f"text : ({query})",))]
+        want = {tuple(r) for r in con.execute(
+            f"SELECT c.id, s.seg FROM segments s JOIN calls c ON c.n = s.call WHERE s.id IN ({','.join(map(str, ids))}){where}", args)}
+        assert got == want, (query, filters)
+        assert q.count(con, query, f) == len(want)
+        found += len(want)
+    assert (found == 0) == (filters in ({"date_from": "2031-01-01"}, {"queue": "nope"}))

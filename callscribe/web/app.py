@@ -122,7 +122,8 @@ def create_app(data_dir: Path, db: Path, token: str | None = None, allowed_hosts
             page = max(1, min(int(p.get("page", "1")), 10_000))
         except ValueError:
             page = 1
-        ctx = {"form": form, "page": page, "error": None, "hits": [], "calls": [], "count": 0, "more": False, **choices()}
+        ctx = {"form": form, "page": page, "error": None, "rank_window": q.RANK_WINDOW, "hits": [], "calls": [], "count": 0,
+               "more": False, **choices()}
         try:
             filters = q.Filters(form["queue"], form["from"], form["to"], form["caller"], form["speaker"])
             offset = (page - 1) * PAGE_SIZE
