@@ -8,6 +8,9 @@ data/output/calls.db from scratch, then adds a new month (1,000 calls) and re-ru
 (the incremental paths), then times typical queries with and without filters: in-process
 (`callscribe.search.search`), as `callscribe search` processes, and as HTTP requests to `callscribe serve`
 (search pages and call pages) on 127.0.0.1. Prints a table and, with --json, writes the figures.
+Each latency comes with the CPU time it took (this process's for in-process and HTTP, server and client
+together; the child's for the shell): on a shared, loaded machine the wall time measures the load,
+the CPU time what an idle core would take.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import socket
 import statistics
 import subprocess
@@ -110,58 +114,75 @@ def main() -> int:
         queries.append((label, query, filters))
 
     res["queries"] = []
-    print(f"\n{'query':<18}{'hits':>6}{'py p50':>9}{'py p95':>9}{'shell p50':>11}{'shell p95':>11}{'http p50':>10}{'http p95':>10}")
+    print("\nmilliseconds, wall (CPU): p50 and p95")
+    print(f"{'query':<18}{'matches':>8}" + "".join(f"{h:>16}" for h in ("python p50", "python p95", "shell p50", "shell p95", "http p50",
+                                                                    "http p95")))
     with serve(data, db) as base:
         import httpx
 
         http = httpx.Client(base_url=base, timeout=30)
         for label, query, filters in queries:
             f = q.Filters(**filters)
-            py, sh, ht = [], [], []
+            py, sh, ht, py_cpu, sh_cpu, ht_cpu = [], [], [], [], [], []
             for _ in range(args.repeat):
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 hits = q.search(con, query, f)
                 q.count(con, query, f)
                 py.append(time.perf_counter() - t0)
+                py_cpu.append(time.process_time() - c0)
             cli = [sys.executable, "-m", "callscribe.cli", "search", query, "--db", str(db)]
             for k, v in filters.items():
                 cli += [{"date_from": "--from", "date_to": "--to"}.get(k, f"--{k}"), v]
             for _ in range(args.shell_repeat):
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), _children_cpu()
                 subprocess.run(cli, capture_output=True, check=False, env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
                 sh.append(time.perf_counter() - t0)
+                sh_cpu.append(_children_cpu() - c0)
             params = {"q": query, **{{"date_from": "from", "date_to": "to"}.get(k, k): v for k, v in filters.items()}}
             for _ in range(args.repeat):
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 r = http.get("/", params=params)
                 ht.append(time.perf_counter() - t0)
+                ht_cpu.append(time.process_time() - c0)  # server and client: both run in this process
                 assert r.status_code == 200, (query, r.status_code)
             row = {"label": label, "query": query, "filters": filters, "hits_shown": len(hits), "matches": q.count(con, query, f),
                    "py_p50_ms": pct(py, 50), "py_p95_ms": pct(py, 95), "shell_p50_ms": pct(sh, 50), "shell_p95_ms": pct(sh, 95),
-                   "http_p50_ms": pct(ht, 50), "http_p95_ms": pct(ht, 95)}
+                   "http_p50_ms": pct(ht, 50), "http_p95_ms": pct(ht, 95),
+                   "py_cpu_p50_ms": pct(py_cpu, 50), "py_cpu_p95_ms": pct(py_cpu, 95), "shell_cpu_p50_ms": pct(sh_cpu, 50),
+                   "shell_cpu_p95_ms": pct(sh_cpu, 95), "http_cpu_p50_ms": pct(ht_cpu, 50), "http_cpu_p95_ms": pct(ht_cpu, 95)}
             res["queries"].append({k: round(v, 1) if isinstance(v, float) else v for k, v in row.items()})
-            print(f"{label:<18}{row['matches']:>6}{row['py_p50_ms']:>9.1f}{row['py_p95_ms']:>9.1f}{row['shell_p50_ms']:>11.0f}"
-                  f"{row['shell_p95_ms']:>11.0f}{row['http_p50_ms']:>10.1f}{row['http_p95_ms']:>10.1f}", flush=True)
+            print(f"{label:<18}{row['matches']:>8}" + "".join(
+                f"{row[k + '_ms']:>8.1f} ({row[k.replace('_p', '_cpu_p') + '_ms']:>4.0f})"
+                for k in ("py_p50", "py_p95", "shell_p50", "shell_p95", "http_p50", "http_p95")), flush=True)
         # Call pages: the longest calls (most segments) and random ones.
         ids = [r[0] for r in con.execute(
             "SELECT c.id FROM calls c JOIN segments s ON s.call = c.n GROUP BY c.n ORDER BY count(*) DESC LIMIT 10")]
         ids += [r[0] for r in con.execute("SELECT id FROM calls WHERE status = 'ok' ORDER BY random() LIMIT 30")]
-        pages = []
+        pages, pages_cpu = [], []
         for call_id in ids:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             r = http.get("/call/" + quote(call_id, safe="/"))
             pages.append(time.perf_counter() - t0)
+            pages_cpu.append(time.process_time() - c0)
             assert r.status_code == 200
         longest = con.execute("SELECT max(k) FROM (SELECT count(*) AS k FROM segments GROUP BY call)").fetchone()[0]
-        res["call_page"] = {"p50_ms": round(pct(pages, 50), 1), "p95_ms": round(pct(pages, 95), 1), "most_segments": longest}
+        res["call_page"] = {"p50_ms": round(pct(pages, 50), 1), "p95_ms": round(pct(pages, 95), 1),
+                            "cpu_p50_ms": round(pct(pages_cpu, 50), 1), "cpu_p95_ms": round(pct(pages_cpu, 95), 1),
+                            "most_segments": longest}
         t0 = time.perf_counter()
         http.get("/")
         res["home_page_ms"] = round((time.perf_counter() - t0) * 1000, 1)
-    print(f"\ncall page p50 {res['call_page']['p50_ms']} ms, p95 {res['call_page']['p95_ms']} ms (longest: {longest} segments); "
+    print(f"\ncall page p50 {res['call_page']['p50_ms']} ms ({res['call_page']['cpu_p50_ms']} CPU), p95 {res['call_page']['p95_ms']} ms "
+          f"({res['call_page']['cpu_p95_ms']} CPU) (longest: {longest} segments); "
           f"home page {res['home_page_ms']} ms")
     if args.json:
         Path(args.json).write_text(json.dumps(res, indent=2) + "\n")
     return 0
+
+
+def _children_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
 
 
 def _vocab_table(con) -> bool:

@@ -161,10 +161,11 @@ def search(con: sqlite3.Connection, query: str, filters: Filters | None = None, 
         return []
     sql = f"""
         WITH m AS (SELECT rowid AS id, bm25(segments_fts, 1.0, 0.0, 0.0) AS score FROM segments_fts
-                   WHERE segments_fts MATCH ? ORDER BY rowid DESC LIMIT {RANK_WINDOW})
+                   WHERE segments_fts MATCH ? ORDER BY rowid DESC LIMIT {RANK_WINDOW}),
+             top AS (SELECT id, score FROM m ORDER BY score, id DESC LIMIT ? OFFSET ?)  -- join only the page's rows
         SELECT s.id, c.id AS call, c.date, c.time, c.queue, c.caller, s.start, s."end", s.speaker, s.seg, s.text
-        FROM m JOIN segments s ON s.id = m.id JOIN calls c ON c.n = s.call
-        ORDER BY m.score, m.id DESC LIMIT ? OFFSET ?"""
+        FROM top JOIN segments s ON s.id = top.id JOIN calls c ON c.n = s.call
+        ORDER BY top.score, top.id DESC"""
     try:
         rows = con.execute(sql, [match, int(limit), int(offset)]).fetchall()
         if not rows:

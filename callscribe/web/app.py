@@ -95,7 +95,17 @@ def create_app(data_dir: Path, db: Path, token: str | None = None, allowed_hosts
     templates.env.filters["urlpath"] = lambda s: quote(s, safe="/")
     templates.env.filters["mark"] = lambda s: Markup(str(escape(s)).replace(q.MARK_ON, "<mark>").replace(q.MARK_OFF, "</mark>"))
 
+    menus = {}
+
     def choices() -> dict:
+        """The filter menus' values, read again only when the index file changes."""
+        stamp = os.stat(db).st_mtime_ns
+        if stamp not in menus:
+            menus.clear()
+            menus[stamp] = _choices()
+        return menus[stamp]
+
+    def _choices() -> dict:
         return {"queues": [r[0] for r in con.execute("SELECT DISTINCT queue FROM calls WHERE queue IS NOT NULL ORDER BY queue")],
                 "speakers": [r[0] for r in con.execute("SELECT DISTINCT speaker FROM talk ORDER BY speaker")],
                 "total_calls": con.execute("SELECT count(*) FROM calls").fetchone()[0]}
