@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 SCHEMA_VERSION = "1"
+TOKENIZE = "porter unicode61 remove_diacritics 2"
 
-SCHEMA = """
+SCHEMA = f"""
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE calls (
     n INTEGER PRIMARY KEY,          -- internal key the other tables use
@@ -30,7 +31,7 @@ CREATE TABLE calls (
     duration REAL,                  -- seconds
     status TEXT, reason TEXT, shard TEXT, engine TEXT, model TEXT, language TEXT,
     channels INTEGER, sample_rate INTEGER, codec TEXT, bytes INTEGER, sha256 TEXT,
-    speakers TEXT,                  -- JSON {speaker: talk seconds}
+    speakers TEXT,                  -- JSON {{speaker: talk seconds}}
     words INTEGER,                  -- words in the transcript
     text TEXT,                      -- the whole transcript
     audio TEXT,                     -- the original WAV, relative to the data folder
@@ -59,7 +60,7 @@ CREATE INDEX segments_call ON segments(call, seg);
 -- Filters are FTS terms on `tags` and `speaker` (merging doclists), not joins per match: 10x faster on 37,000 calls.
 -- Porter stemming: "cancel" finds "cancelled" and "cancellation".
 CREATE VIRTUAL TABLE segments_fts USING fts5(text, speaker, tags, content='segments', content_rowid='id',
-                                             tokenize='porter unicode61 remove_diacritics 2');
+                                             tokenize='{TOKENIZE}');
 CREATE TRIGGER segments_ad AFTER DELETE ON segments BEGIN
     INSERT INTO segments_fts(segments_fts, rowid, text, speaker, tags) VALUES ('delete', old.id, old.text, old.speaker, old.tags);
 END;
@@ -87,7 +88,8 @@ def connect(db: str | Path, readonly: bool = False) -> sqlite3.Connection:
     if readonly:
         if not Path(db).is_file():
             raise FileNotFoundError(f"{db}: no index; run `dvc repro` (stage index) or `python stages/index.py`")
-        con = sqlite3.connect(f"{Path(db).resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False)
+        # Autocommit: no read transaction stays open between queries (it would keep a builder from committing).
+        con = sqlite3.connect(f"{Path(db).resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False, isolation_level=None)
     else:
         con = sqlite3.connect(db)
     con.row_factory = sqlite3.Row

@@ -138,8 +138,7 @@ def create_app(data_dir: Path, db: Path, token: str | None = None, allowed_hosts
             filters = q.Filters(form["queue"], form["from"], form["to"], form["caller"], form["speaker"])
             offset = (page - 1) * PAGE_SIZE
             if form["q"]:
-                hits = q.search(con, form["q"], filters, PAGE_SIZE + 1, offset)
-                ctx["count"] = q.count(con, form["q"], filters)
+                hits, ctx["count"] = q.search_page(con, form["q"], filters, PAGE_SIZE + 1, offset)
                 ctx["hits"], ctx["more"] = hits[:PAGE_SIZE], len(hits) > PAGE_SIZE
             else:
                 rows = q.calls(con, filters, PAGE_SIZE + 1, offset)
