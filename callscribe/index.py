@@ -55,7 +55,7 @@ CREATE TABLE segments (
     tags TEXT NOT NULL              -- the call's filter fields as words for segments_fts: q<queue> m<yyyymm> d<yyyymmdd> c<caller>
 );
 CREATE INDEX segments_call ON segments(call, seg);
--- New segments are added to it in one statement at the end of a build (a trigger per row was 14x slower:
+-- New segments are added to it in one statement at the end of a build (a trigger per row was 5x slower:
 -- FTS5 flushes at every statement's savepoint); deleted ones leave it by this trigger.
 -- Filters are FTS terms on `tags` and `speaker` (merging doclists), not joins per match: 10x faster on 37,000 calls.
 -- Porter stemming: "cancel" finds "cancelled" and "cancellation".
