@@ -78,11 +78,14 @@ class TokenGate:
         await self.app(scope, receive, send)
 
 
-def speaker_classes(speakers) -> dict[str, str]:
-    """A colour class per speaker: agent and caller always the same two, numbered speakers in order."""
-    fixed = {"agent": "spk-agent", "caller": "spk-caller"}
-    others = sorted({s for s in speakers if s and s not in fixed})
-    return {**fixed, **{s: f"spk-{i % 8}" for i, s in enumerate(others)}}
+def speaker_class(speaker: str | None) -> str:
+    """A colour class per speaker, the same on every page: agent and caller fixed, SPEAKER_nn by its number."""
+    if not speaker:
+        return "spk-none"
+    if speaker.lower() in ("agent", "caller"):
+        return f"spk-{speaker.lower()}"
+    digits = re.search(r"(\d+)$", speaker)
+    return f"spk-{(int(digits.group(1)) if digits else sum(map(ord, speaker))) % 8}"
 
 
 def create_app(data_dir: Path, db: Path, token: str | None = None, allowed_hosts: list[str] | None = None,
@@ -92,6 +95,7 @@ def create_app(data_dir: Path, db: Path, token: str | None = None, allowed_hosts
     con = connect(db, readonly=True)  # raises FileNotFoundError naming the fix
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.filters["clock"] = q.clock
+    templates.env.filters["speaker_class"] = speaker_class
     templates.env.filters["urlpath"] = lambda s: quote(s, safe="/")
     templates.env.filters["mark"] = lambda s: Markup(str(escape(s)).replace(q.MARK_ON, "<mark>").replace(q.MARK_OFF, "</mark>"))
 
@@ -153,7 +157,7 @@ def create_app(data_dir: Path, db: Path, token: str | None = None, allowed_hosts
     async def call_page(request: Request):
         row, segs = lookup(request.path_params["id"])
         speakers = json.loads(row["speakers"]) if row["speakers"] else {}
-        colours = speaker_classes([*speakers, *(s["speaker"] for s in segs)])
+        colours = {s: speaker_class(s) for s in [*speakers, *(seg["speaker"] for seg in segs)]}
         try:
             t = max(0.0, float(request.query_params.get("t", "0")))
         except ValueError:
