@@ -126,6 +126,13 @@ def fts_query(con: sqlite3.Connection, query: str, filters: Filters | None = Non
     None when a filter matches no call at all."""
     if not query or not query.strip():
         raise QueryError("empty query: give words to search for")
+    # Parse the query alone first (on an empty table of the same columns): wrapped in `text : ( )`, an unbalanced
+    # `a) OR (b` would parse, and escape the wrapping.
+    con.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.parse USING fts5(text, speaker, tags)")
+    try:
+        con.execute("SELECT count(*) FROM temp.parse WHERE parse MATCH ?", [query]).fetchone()
+    except sqlite3.OperationalError as e:
+        raise _query_error(query, e) from None
     f = filters or Filters()
     terms = [f"text : ({query})"]  # the words in what was said, not in the speaker or tags columns
     if f.queue:
