@@ -8,6 +8,7 @@ import signal
 import sys
 from pathlib import Path
 
+from callscribe import search, web
 from callscribe.outputs import FORMATS, OutputError
 
 # Heavy modules (numpy, the model) are imported inside main, so a Ctrl-C at any moment gets a clean exit.
@@ -113,7 +114,11 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--channel-names", type=lambda s: [n.strip() for n in s.split(",")],
                    help="names of stereo channels in order (default agent,caller)")
     t.add_argument("--no-vad", dest="vad", action="store_false", default=None, help="decode non-speech too (slower)")
+    search.add_parser(sub)
+    web.add_parser(sub)
     args = parser.parse_args(argv)
+    if hasattr(args, "run"):  # search, serve
+        return args.run(args)
     try:
         return cmd_transcribe(args)
     except KeyboardInterrupt:
