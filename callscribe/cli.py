@@ -76,6 +76,18 @@ def cmd_transcribe(args) -> int:
     summary = run(jobs, out, settings, resume=args.resume, formats=formats)
     print(f"callscribe: {dict(summary.counts)} written, {summary.skipped} already done (--resume)", file=sys.stderr)
     entries = Journal(out / "journal.jsonl").entries()
+    redactions = {}
+    if args.redact:
+        from callscribe.redact import RedactSettings, redact_folder
+
+        try:
+            rs = RedactSettings.from_params({"enabled": True, "kinds": args.redact, "mask": args.redact_mask,
+                                             "keep_unredacted": args.keep_unredacted, "audio": args.redact_audio})
+        except ValueError as e:
+            raise SystemExit(f"callscribe: {e}; a bare --redact goes after the inputs, or write --redact=card,ssn") from e
+        redactions, totals = redact_folder(out, entries, formats, rs, {j.id: j.path for j in jobs})
+        atomic_write(out / "redactions.json", json.dumps(totals, indent=2) + "\n")
+        print(f"callscribe: redacted {totals['by_kind']}", file=sys.stderr)
     if args.manifest:
         rows = []
         for job in jobs:
@@ -84,7 +96,8 @@ def cmd_transcribe(args) -> int:
             if e.get("json"):
                 text = json.loads((out / e["json"]).read_text(encoding="utf-8"))["text"]
             rows.append({"id": job.id, "path": job.path, "sha256": job.sha256, "status": e.get("status"), "reason": e.get("reason"),
-                         "duration": e.get("audio_seconds"), "warnings": e.get("warnings"), "text": text})
+                         "duration": e.get("audio_seconds"), "warnings": e.get("warnings"), "text": text,
+                         **({"redactions": redactions.get(job.id, {})} if args.redact else {})})
         try:
             atomic_write(out / "manifest.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
         except OSError as e:
@@ -117,6 +130,11 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--speakers", default="2", help="speakers in a mono file, or auto (default 2)")
     t.add_argument("--channel-names", default=None, help="names of stereo channels in order (default agent,caller)")
     t.add_argument("--no-vad", action="store_true", help="decode non-speech too (slower)")
+    t.add_argument("--redact", nargs="?", const="all", default=None, metavar="KINDS",
+                   help="mask personal data in every output: all kinds, or some of card,ssn,dob,policy,phone,email,address")
+    t.add_argument("--redact-mask", default="label", help="with --redact: label ([CARD], default) or one character, e.g. '#'")
+    t.add_argument("--keep-unredacted", action="store_true", help="with --redact: keep the originals in OUT/unredacted/ (keep it private)")
+    t.add_argument("--redact-audio", action="store_true", help="with --redact: OUT/redacted_audio/<id>.wav, the masked spans bleeped")
     args = parser.parse_args(argv)
     try:
         return cmd_transcribe(args)

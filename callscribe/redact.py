@@ -11,11 +11,14 @@ Records say how many of each kind were masked, never the values.
 from __future__ import annotations
 
 import copy
+import json
+import os
 import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
+from pathlib import Path
 
 from callscribe.records import Transcript, Word
 from callscribe.spoken import Normalised, normalise
@@ -81,7 +84,8 @@ YEAR = r"(?:19|20)\d{2}"
 STREET = (r"(?:street|st|avenue|ave|road|rd|drive|dr|lane|ln|boulevard|blvd|court|ct|way|place|pl|terrace|circle|"
           r"parkway|pkwy|highway|hwy|trail|square|crescent|close)")
 # Words that stand between a number and "road" in ordinary speech ("5 miles down the road") but never in a street name.
-NOT_STREET_NAME = r"(?!(?:the|a|an|of|on|in|at|to|my|your|our|his|her|their|down|up|off|miles?|minutes?|hours?|blocks?|and|or|from|by|this|that|for)\b)"
+NOT_STREET_NAME = (r"(?!(?:the|a|an|of|on|in|at|to|my|your|our|his|her|their|down|up|off|miles?|minutes?|hours?|blocks?|"
+                   r"and|or|from|by|this|that|for)\b)")
 
 
 def recognizers(settings: RedactSettings) -> list:
@@ -138,7 +142,7 @@ def recognizers(settings: RedactSettings) -> list:
     class DobRecognizer(PatternRecognizer):
         def invalidate_result(self, pattern_text):
             years = re.findall(r"(?:19|20)\d{2}", pattern_text)
-            return bool(years) and not 1900 <= int(years[-1]) <= date.today().year
+            return bool(years) and not 1900 <= int(years[-1]) < date.today().year  # born in the past (this year's dates are appointments)
 
     context = {
         "card": ["card", "visa", "mastercard", "amex", "discover", "credit", "debit", "number"],
@@ -313,3 +317,81 @@ def redact(t: Transcript, settings: RedactSettings) -> Redaction:
             seg.text = seg.text.strip()
     t.text = " ".join(s.text.strip() for s in t.segments if s.text.strip())
     return Redaction(t, counts, spans)
+
+
+# ---- audio ----------------------------------------------------------------------------------------------
+
+def bleep_audio(src: str | Path, dst: str | Path, spans: list[tuple[float, float]], mode: str = "bleep", pad: float = 0.1) -> None:
+    """A copy of the call at `src` with each span (seconds) replaced by a 1 kHz tone or silence, as 16-bit WAV."""
+    import numpy as np
+    import soundfile as sf
+
+    audio, sr = sf.read(str(src), dtype="float32", always_2d=True)
+    for start, end in spans:
+        a, b = max(int((start - pad) * sr), 0), min(int((end + pad) * sr), len(audio))
+        if b <= a:
+            continue
+        tone = 0.2 * np.sin(2 * np.pi * 1000 * np.arange(b - a) / sr) if mode == "bleep" else np.zeros(b - a)
+        audio[a:b] = tone[:, None]
+    dst = Path(dst)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_name(f".{dst.name}.tmp")
+    sf.write(str(tmp), audio, sr, subtype="PCM_16", format="WAV")
+    os.replace(tmp, dst)
+
+
+# ---- where outputs are written ------------------------------------------------------------------------
+
+class Redactor:
+    """Redacts calls one by one for an output folder: keeps the originals under `private_dir` when
+    asked, writes bleeped audio under `audio_dir` when asked, and adds up what it masked."""
+
+    def __init__(self, settings: RedactSettings, private_dir: Path | None = None, audio_dir: Path | None = None):
+        self.settings, self.private_dir, self.audio_dir = settings, private_dir, audio_dir
+        self.totals: Counter = Counter()
+        self.calls = self.calls_redacted = 0
+
+    def apply(self, call_id: str, t: Transcript, formats, audio_path: str | None = None) -> tuple[Transcript, dict]:
+        """The redacted transcript and what was masked, by kind (counts only)."""
+        from callscribe.outputs import write_transcript
+
+        r = redact(t, self.settings)
+        if self.settings.keep_unredacted and self.private_dir is not None:
+            write_transcript(t, self.private_dir / call_id, formats)
+        if self.settings.audio and self.audio_dir is not None and audio_path:
+            bleep_audio(audio_path, self.audio_dir / f"{call_id}.wav", r.spans, self.settings.audio_mode)
+        self.calls += 1
+        self.calls_redacted += bool(r.counts)
+        self.totals.update(r.counts)
+        return r.transcript, dict(sorted(r.counts.items()))
+
+    def metrics(self) -> dict:
+        return {"enabled": self.settings.enabled, "kinds": list(self.settings.kinds), "calls": self.calls,
+                "calls_with_redactions": self.calls_redacted, "redactions": sum(self.totals.values()),
+                "by_kind": {k: self.totals.get(k, 0) for k in self.settings.kinds}}
+
+
+def redact_folder(out: Path, entries: dict[str, dict], formats, settings: RedactSettings, audio_paths: dict[str, str]) -> tuple[dict, dict]:
+    """`callscribe transcribe --redact`: rewrite each call's files in `out` redacted (JSON, TXT, SRT, ...);
+    the originals go to out/unredacted/ only with keep_unredacted. A call done by an earlier run
+    (its JSON says `redactions`) is left as it is. Returns counts per call and the totals."""
+    from callscribe.outputs import atomic_write, write_transcript
+
+    red = Redactor(settings, out / "unredacted", out / "redacted_audio")
+    per_call = {}
+    for call_id, e in entries.items():
+        if not e.get("json"):
+            continue
+        path = out / e["json"]
+        d = json.loads(path.read_text(encoding="utf-8"))
+        if "redactions" in d:
+            per_call[call_id] = d["redactions"]
+            red.totals.update(d["redactions"])
+            red.calls += 1
+            red.calls_redacted += bool(d["redactions"])
+            continue
+        t, counts = red.apply(call_id, Transcript.from_dict(d), formats, audio_paths.get(call_id))
+        write_transcript(t, out / call_id, [f for f in formats if f != "json"])
+        atomic_write(path, json.dumps({**t.to_dict(), "redactions": counts}, ensure_ascii=False, indent=1))
+        per_call[call_id] = counts
+    return per_call, red.metrics()

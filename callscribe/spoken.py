@@ -28,6 +28,8 @@ FILLERS = {"uh", "um", "er", "erm", "ah", "uhm", "hmm", "hm", "mm", "eh"}
 BACKCHANNELS = {"okay", "ok", "yes", "yeah", "yep", "mhm", "mm-hmm", "uh-huh", "right", "alright", "sure", "got", "it",
                 "go", "on", "ahead", "and", "then", "next", "all", "correct", "great", "thanks", "thank", "you"}
 TLDS = {"com", "net", "org", "edu", "gov", "co", "uk", "io", "us", "ca", "de", "fr", "info", "biz", "me", "mil", "au", "in"}
+MONTH_NAMES = {"january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november",
+               "december", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec"}
 CONNECTORS = {"dot": ".", "period": ".", "underscore": "_", "dash": "-", "hyphen": "-"}
 
 DIGITS_RE = re.compile(r"^\d+(?:[-,.]\d+)*$")  # 4111, 4111-1111, 4,111 (not prices or times: $ and : stop it)
@@ -126,9 +128,15 @@ def normalise(words: list[str]) -> Normalised:
         if j >= n:
             return None
         w = low[j]
-        if w in ("oh", "o"):  # a zero only beside other numbers ("oh, I see" is not)
-            near = [k for k in (j - 1, j + 1) if 0 <= k < n and low[k] not in ("oh", "o")]
-            return ("u", 0) if any(_number_value(low[k], None) for k in near) else None
+        if w in ("oh", "o"):  # a zero only beside other numbers ("oh, I see" is not; "six oh oh oh" is)
+            near = []
+            for step in (-1, 1):
+                k = j + step
+                while 0 <= k < n and low[k] in ("oh", "o"):
+                    k += step
+                if 0 <= k < n:
+                    near.append(low[k])
+            return ("u", 0) if any(_number_value(x, "oh") for x in near) else None
         return _number_value(w, low[j + 1] if j + 1 < n else None)
 
     def run_digits(k: int) -> int:
@@ -160,9 +168,15 @@ def normalise(words: list[str]) -> Normalised:
                 if num(j):
                     if low[j] in TENS and j + 1 < n and low[j + 1] in ORDINALS:  # "... nineteen eighty, twenty third"
                         break
+                    if items and pieces and pieces[-1][0].lower().rstrip(".") in MONTH_NAMES and len(items) == 1 \
+                            and len(_digits(items)) <= 2 and int(_digits(items)) <= 31:
+                        break  # "May 13, 2010": the day, then the year
                     before = len(_digits(items))
                     items.append(num(j))
-                    owners.extend([j] * (len(_digits(items)) - before))
+                    grown = len(_digits(items)) - before
+                    owners.extend([j] * grown)
+                    if grown == 0 and owners:  # "thirty four": the unit is part of the last digits
+                        owners[-1] = j
                     j += 1
                     continue
                 # step over fillers inside a number, "and" after a hundred, and the other side's
@@ -221,7 +235,8 @@ def _email_at(low: list[str], i: int) -> tuple[str, int] | None:
         short = len(w) == 1 or w.isdigit() or w in UNITS
         if w in CONNECTORS and local and local[-1] not in CONNECTORS.values():
             local.append(CONNECTORS[w])
-        elif re.match(r"^[a-z0-9]+$", w) and (not local or local[-1] in CONNECTORS.values() or (short and len(local[-1]) == 1)):
+        elif re.match(r"^[a-z0-9]+$", w) and (not local or local[-1] in CONNECTORS.values() or (short and len(local[-1]) == 1)
+                                              or (w.isdigit() or w in UNITS) and len(w) > 1):  # johnsmith seven seven
             local.append(str(UNITS[w]) if w in UNITS and len(w) > 1 else w)  # j o h n one two: john12
         else:
             return None
