@@ -61,8 +61,8 @@ def score(calls: list[dict], settings: RedactSettings) -> dict:
         words = call_words(t)
         found = find(words, settings)
         for kind, idx in marked.items():
-            covered = {i for f in found if f.kind == kind for i in range(f.first, f.last + 1)}
-            anything = {i for f in found for i in range(f.first, f.last + 1)}
+            covered = {i for f in found if f.kind == kind for i in f.words}
+            anything = {i for f in found for i in f.words}
             if idx <= covered:
                 tp[kind] += 1
             else:
@@ -70,9 +70,9 @@ def score(calls: list[dict], settings: RedactSettings) -> dict:
                 misses.append((call["id"], kind, " ".join(words[i].strip() for i in sorted(idx))))
             leaks[kind] += not idx <= anything
         for f in found:
-            if not set(range(f.first, f.last + 1)) & marked.get(f.kind, set()):
+            if not set(f.words) & marked.get(f.kind, set()):
                 fp[f.kind] += 1
-                false.append((call["id"], f.kind, " ".join(w.strip() for w in words[f.first:f.last + 1])))
+                false.append((call["id"], f.kind, " ".join(words[i].strip() for i in f.words)))
     by_kind = {}
     for k in settings.kinds:
         found_ok = tp[k]  # each caught entity is one correct span (spans are merged per entity)

@@ -63,9 +63,16 @@ class RedactSettings:
 @dataclass
 class Found:
     kind: str
-    first: int  # word indices, inclusive
-    last: int
+    words: list[int]  # indices of the words that say it
     score: float
+
+    @property
+    def first(self) -> int:
+        return self.words[0]
+
+    @property
+    def last(self) -> int:
+        return self.words[-1]
 
 
 @dataclass
@@ -90,6 +97,7 @@ NOT_STREET_NAME = (r"(?!(?:the|a|an|of|on|in|at|to|my|your|our|his|her|their|dow
 
 def recognizers(settings: RedactSettings) -> list:
     """Presidio recognizers for the kinds in `settings`."""
+    import phonenumbers  # Google's libphonenumber: which numbers exist in a region's numbering plan
     from presidio_analyzer import AnalysisExplanation, EntityRecognizer, Pattern, PatternRecognizer, RecognizerResult
     from presidio_analyzer.predefined_recognizers import EmailRecognizer, PhoneRecognizer, UsSsnRecognizer
     from stdnum import luhn  # Luhn checksum (python-stdnum: maintained validators for standard numbers)
@@ -111,19 +119,20 @@ def recognizers(settings: RedactSettings) -> list:
         def analyze(self, text, entities, nlp_artifacts=None):
             out = []
             for m in re.finditer(r"\d{13,}", text):
-                run, hit = m.group(), None
+                run = m.group()
+                if len(run) <= 19:
+                    if run[0] in "23456" and luhn.is_valid(run):
+                        out.append(self.result(m.start(), m.end(), 1.0, "luhn"))
+                    elif run[0] in "23456":  # a digit misheard: only beside "card", "visa", ...
+                        out.append(self.result(m.start(), m.end(), 0.3, "card-length digits"))
+                    continue
+                # A longer run: a card then the expiry or CVV, or digits before it. Any 16 digits pass Luhn
+                # one time in ten, so such a window also needs a context word.
                 for n in (16, 15, 14, 13, 17, 18, 19):
-                    for s in range(len(run) - n + 1):
-                        sub = run[s:s + n]
-                        if sub[0] in "23456" and luhn.is_valid(sub):
-                            hit = (s, n)
-                            break
-                    if hit:
+                    hit = next((s for s in (0, len(run) - n) if run[s] in "23456" and luhn.is_valid(run[s:s + n])), None)
+                    if hit is not None:
+                        out.append(self.result(m.start() + hit, m.start() + hit + n, 0.4, "luhn, inside a longer run"))
                         break
-                if hit:
-                    out.append(self.result(m.start() + hit[0], m.start() + hit[0] + hit[1], 1.0, "luhn"))
-                elif len(run) <= 19 and run[0] in "23456":
-                    out.append(self.result(m.start(), m.end(), 0.3, "card-length digits"))
             return out
 
     class SsnRecognizer(UsSsnRecognizer):
@@ -137,7 +146,28 @@ def recognizers(settings: RedactSettings) -> list:
             return _tld()(pattern_text).fqdn != ""  # the bundled suffix list: nothing fetched at run time
 
     class ValidPhoneRecognizer(PhoneRecognizer):
-        SCORE = 0.6  # libphonenumber validates the number for the region: no context word needed
+        """libphonenumber's matcher (valid, formatted for the region: no context word needed), and runs of
+        10-12 digits that parse as a valid number of a region ("1223247942", a UK number said without its 0),
+        which need a context word ("phone", "number")."""
+
+        SCORE = 0.6
+
+        def analyze(self, text, entities, nlp_artifacts=None):
+            out = super().analyze(text, entities, nlp_artifacts)
+            for m in re.finditer(r"(?<![\d+])\+?\d{10,12}(?!\d)", text):
+                if any(r.start <= m.start() < r.end for r in out):
+                    continue
+                for region in self.supported_regions:
+                    try:
+                        valid = phonenumbers.is_valid_number(phonenumbers.parse(m.group(), region))
+                    except phonenumbers.NumberParseException:
+                        valid = False
+                    if valid:
+                        r = self._get_recognizer_result(m, text, region, nlp_artifacts)
+                        r.start, r.end, r.score = m.start(), m.end(), 0.3
+                        out.append(r)
+                        break
+            return out
 
     class DobRecognizer(PatternRecognizer):
         def invalidate_result(self, pattern_text):
@@ -145,7 +175,7 @@ def recognizers(settings: RedactSettings) -> list:
             return bool(years) and not 1900 <= int(years[-1]) < date.today().year  # born in the past (this year's dates are appointments)
 
     context = {
-        "card": ["card", "visa", "mastercard", "amex", "discover", "credit", "debit", "number"],
+        "card": ["card", "visa", "mastercard", "amex", "discover", "credit", "debit"],
         "ssn": ["social", "security", "ssn", "socials"],
         "dob": ["born", "birth", "birthday", "dob", "birthdate"],
         "policy": ["policy", "member", "contract", "certificate"],
@@ -243,8 +273,7 @@ def find(words: list[str], settings: RedactSettings) -> list[Found]:
     results = analyzer(settings).analyze(norm.text, language="en", entities=[ENTITY[k] for k in settings.kinds])
     found = []
     for r in results:
-        first, last = norm.words_of(r.start, r.end)
-        found.append(Found(KIND_OF[r.entity_type], first, last, r.score))
+        found.append(Found(KIND_OF[r.entity_type], norm.words_of(r.start, r.end), r.score))
     # Overlaps (a 10-digit policy number that is also a valid phone): the higher score, then the longer span wins.
     found.sort(key=lambda f: (-f.score, f.first - f.last, KINDS.index(f.kind)))
     kept: list[Found] = []
@@ -295,9 +324,9 @@ def redact(t: Transcript, settings: RedactSettings) -> Redaction:
     spans: list[tuple[float, float]] = []
     for n, f in enumerate(found):
         counts[f.kind] += 1
-        for gi in range(f.first, f.last + 1):
+        for gi in f.words:
             span_of[refs[gi]] = (n, f.kind)
-        times = [(w.start, w.end) for si, wi in refs[f.first:f.last + 1] for w in [(t.segments[si].words or [None] * (wi + 1))[wi]] if w]
+        times = [(w.start, w.end) for si, wi in (refs[gi] for gi in f.words) for w in [(t.segments[si].words or [None] * (wi + 1))[wi]] if w]
         if times:
             spans.append((min(a for a, _ in times), max(b for _, b in times)))
     label = settings.mask == "label"

@@ -10,7 +10,7 @@ their times. The text is only looked at, never written out: outputs keep the wor
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 UNITS = {"zero": 0, "oh": 0, "o": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
          "eight": 8, "nine": 9}
@@ -46,11 +46,13 @@ def clean(word: str) -> str:
 class Normalised:
     text: str
     owner: list[int]  # per character of `text`: index of the word it came from (-1: a space put in between)
+    stepped: set[int] = field(default_factory=set)  # the other side's "okay" between two groups of digits
 
-    def words_of(self, start: int, end: int) -> tuple[int, int]:
-        """First and last word index behind text[start:end]."""
+    def words_of(self, start: int, end: int) -> list[int]:
+        """The words behind text[start:end], in order: fillers and "double" inside a number are, the
+        other side's "okay" between its groups is not."""
         idx = [i for i in self.owner[start:end] if i >= 0]
-        return min(idx), max(idx)
+        return [i for i in range(min(idx), max(idx) + 1) if i not in self.stepped]
 
 
 def _number_value(w: str, nxt: str | None):
@@ -122,6 +124,7 @@ def normalise(words: list[str]) -> Normalised:
     low = [clean(w) for w in words]
     n = len(low)
     pieces: list[tuple[str, list[int], str]] = []  # (text, word index per character, kind)
+    stepped: set[int] = set()
 
     def num(j: int):
         """(kind, value) when word j is part of a spoken or written number."""
@@ -152,7 +155,9 @@ def normalise(words: list[str]) -> Normalised:
         email = _email_at(low, i)
         if email:
             text, last = email
-            pieces.append((text, [i] * (len(text) - 1) + [last], "email"))
+            n_words = last - i + 1  # every word of it owns some characters, so all of them are masked
+            pieces.append((text, [i + c * n_words // len(text) for c in range(len(text))] if len(text) >= n_words
+                           else list(range(i, last + 1))[: len(text) - 1] + [last], "email"))
             i = last + 1
         elif w in TENS and i + 1 < n and low[i + 1] in ORDINALS and ORDINALS[low[i + 1]] < 10:  # twenty third
             text = str(TENS[w] + ORDINALS[low[i + 1]])
@@ -189,6 +194,7 @@ def normalise(words: list[str]) -> Normalised:
                         all(g in FILLERS or not g for g in gap)
                         or (gap == ["and"] and items[-1][0] == "S")
                         or ("and" not in gap and len(_digits(items)) >= 3 and run_digits(k) >= 3)):
+                    stepped.update(x for x in range(j, k) if low[x] not in FILLERS)
                     j = k
                     continue
                 break
@@ -221,7 +227,7 @@ def normalise(words: list[str]) -> Normalised:
             owner.append(-1)
         out.append(text)
         owner.extend(own)
-    return Normalised("".join(out), owner)
+    return Normalised("".join(out), owner, stepped)
 
 
 def _email_at(low: list[str], i: int) -> tuple[str, int] | None:

@@ -1,0 +1,205 @@
+"""Redaction after ASR: labelled calls spoken, sent through the telephone line, transcribed, redacted.
+
+    python bench/redaction_audio.py [--per-kind 6] [--json out.json] [--keep DIR]
+
+Two sets, both through GSM 6.10 at 8 kHz (sox: sinc 300-3400) and Whisper base (the pipeline's
+default engine):
+- synthetic: calls from the labelled transcripts (tests/data/redaction/transcripts.jsonl), the
+  agent and the caller in two espeak-ng voices;
+- fsdd: real human voices reading card numbers digit by digit (Free Spoken Digit Dataset, GSM
+  copies in ../shared/data/gsm8k, read there, never copied), after an espeak-ng agent asking for
+  the card, 0.25-0.9 s pauses between digits and a longer one between groups.
+An entity is caught when a span of its kind was found in the call and none of its digits run on
+unmasked (4 or more of its digits in a row in the redacted text; for e-mails, the name before @).
+A span is a false positive when its call holds no entity of its kind (or more spans than entities).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.redaction import MARK, SET  # noqa: E402
+from callscribe.records import Transcript  # noqa: E402
+from callscribe.redact import KINDS, RedactSettings, find, redact  # noqa: E402
+from callscribe.spoken import normalise  # noqa: E402
+
+VOICES = {"agent": "en-us", "caller": "en-gb"}
+SHARED = Path(os.environ.get("CALLSCRIBE_SHARED", Path(__file__).resolve().parents[2] / "shared" / "data"))
+
+
+def plain(text: str) -> str:
+    return MARK.sub(lambda m: m.group(2), text)
+
+
+def speak(text: str, voice: str, sr: int = 16000) -> np.ndarray:
+    with tempfile.TemporaryDirectory() as d:
+        wav = Path(d) / "t.wav"
+        subprocess.run(["espeak-ng", "-v", voice, "-s", "155", "-w", str(wav), text], check=True, capture_output=True)
+        x, r = sf.read(str(wav), dtype="float32")
+    import soxr
+
+    return soxr.resample(x, r, sr)
+
+
+def telephone(x: np.ndarray, sr: int, dst: Path) -> None:
+    """Write `x` as the phone system does: GSM 6.10, 8 kHz mono, telephone band."""
+    with tempfile.TemporaryDirectory() as d:
+        src = Path(d) / "in.wav"
+        sf.write(str(src), x, sr, subtype="PCM_16")
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["sox", "-R", str(src), "-r", "8000", "-c", "1", "-e", "gsm-full-rate", str(dst), "sinc", "300-3400"],
+                       check=True, capture_output=True)
+
+
+def speak_call(turns: list, dst: Path, sr: int = 16000) -> None:
+    """The call's turns spoken in two voices, 0.5 s apart, written as a GSM phone recording."""
+    gap = np.zeros(int(0.5 * sr), dtype=np.float32)
+    parts = [gap]
+    for speaker, text in turns:
+        parts += [speak(plain(text), VOICES.get(speaker, "en-us"), sr), gap]
+    telephone(np.concatenate(parts) * 0.8, sr, dst)
+
+
+def fsdd_card_call(digits: str, dst: Path, rng: random.Random, fsdd: Path, sr: int = 16000) -> None:
+    """A card number read by a real speaker (FSDD clips), after an espeak-ng agent's question."""
+    import soxr
+
+    speaker = rng.choice(["jackson", "nicolas", "theo", "yweweler", "george", "lucas"])
+    parts = [np.zeros(int(0.4 * sr), np.float32), speak("Can I have the card number please?", "en-us", sr), np.zeros(int(0.6 * sr), np.float32)]
+    for i, c in enumerate(digits):
+        clips = sorted(fsdd.glob(f"{c}_{speaker}_*.wav"))
+        x, r = sf.read(str(rng.choice(clips)), dtype="float32")
+        parts.append(soxr.resample(x, r, sr))
+        pause = 0.9 if i % 4 == 3 else rng.uniform(0.25, 0.45)
+        parts.append(np.zeros(int(pause * sr), np.float32))
+    telephone(np.concatenate(parts), sr, dst)
+
+
+def values(call: dict) -> dict[str, str]:
+    """Each marked kind's value as written (digits for numbers, the address for e-mails)."""
+    out = {}
+    for speaker, text in call["turns"]:
+        for m in MARK.finditer(text):
+            out.setdefault(m.group(1), []).append(m.group(2))
+    return {k: normalise(" ".join(v).split()).text for k, v in out.items()}
+
+
+def leaked(kind: str, value: str, redacted_text: str) -> bool:
+    digits = re.sub(r"\D", "", value)
+    if kind == "email":
+        local = value.split("@")[0].replace(".", "")
+        return bool(local) and local in re.sub(r"[^a-z0-9]", "", redacted_text.lower())
+    if kind in ("card", "ssn", "phone", "policy") and len(digits) >= 4:
+        text_digits = re.findall(r"\d{4,}", redacted_text)
+        return any(digits[i:i + 4] in run for run in text_digits for i in range(len(digits) - 3))
+    return False
+
+
+def transcribe(wavs: list[Path], out: Path) -> dict[str, Transcript]:
+    from callscribe.settings import TranscribeSettings
+    from callscribe.transcribe import Job, run
+
+    settings = TranscribeSettings.from_params({"engine": "faster-whisper", "diarize": False, "workers": 2})
+    jobs = [Job(w.stem, str(w), w.stem, sf.info(str(w)).duration) for w in wavs]
+    run(jobs, out, settings, formats=("json",), progress=False)
+    return {w.stem: Transcript.from_dict(json.loads((out / f"{w.stem}.json").read_text())) for w in wavs if (out / f"{w.stem}.json").exists()}
+
+
+def score(calls: dict[str, dict], transcripts: dict[str, Transcript], settings: RedactSettings) -> dict:
+    tp, fn, fp, n_ent = Counter(), Counter(), Counter(), Counter()
+    notes = []
+    for cid, call in calls.items():
+        t = transcripts.get(cid)
+        if t is None:
+            continue
+        words = [w.word for s in t.segments for w in (s.words or [])]
+        found = find(words, settings)
+        red = redact(t, settings).transcript
+        red_norm = normalise([w.word for s in red.segments for w in (s.words or [])]).text
+        kinds_found = Counter(f.kind for f in found)
+        vals = values(call)
+        for kind, value in vals.items():
+            n_ent[kind] += 1
+            ok = kinds_found[kind] > 0 and not leaked(kind, value, red_norm)
+            tp[kind] += ok
+            fn[kind] += not ok
+            if not ok:
+                notes.append({"call": cid, "kind": kind, "heard": t.text, "found": [f.kind for f in found]})
+        for kind, n in kinds_found.items():
+            extra = n - (1 if kind in vals else 0)
+            if extra > 0:
+                fp[kind] += extra
+                notes.append({"call": cid, "false_positive": kind, "heard": t.text})
+    by_kind = {k: {"entities": n_ent[k], "caught": tp[k], "false_positives": fp[k],
+                   "recall": round(tp[k] / n_ent[k], 3) if n_ent[k] else None,
+                   "precision": round(tp[k] / (tp[k] + fp[k]), 3) if tp[k] + fp[k] else None} for k in KINDS}
+    return {"calls": len(transcripts), "by_kind": by_kind, "notes": notes}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--per-kind", type=int, default=6, help="single-kind calls per kind from the labelled set")
+    ap.add_argument("--fsdd", type=int, default=12, help="card numbers read by FSDD speakers (needs ../shared)")
+    ap.add_argument("--json")
+    ap.add_argument("--keep", help="keep the audio and transcripts here")
+    args = ap.parse_args()
+    for tool in ("espeak-ng", "sox"):
+        if not shutil.which(tool):
+            sys.exit(f"{tool} not found: apt-get install {tool} (scripts/debian-packages.txt)")
+    labelled = [json.loads(line) for line in SET.read_text().splitlines()]
+    pick = [c for k in ("card", "ssn", "dob", "policy", "phone", "email", "address")
+            for c in [c for c in labelled if c["id"].startswith(f"{k}_call-")][: args.per_kind]]
+    pick += [c for c in labelled if c["id"].startswith("mixed-")][: args.per_kind]
+    pick += [c for c in labelled if c["id"].startswith("lookalike-")]
+    work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="redaction_audio_"))
+    calls = {}
+    for c in pick:
+        dst = work / "audio" / f"{c['id']}.wav"
+        if not dst.exists():
+            speak_call(c["turns"], dst)
+        calls[c["id"]] = c
+    fsdd = SHARED / "gsm8k" / "fsdd_digits_8k"
+    if args.fsdd and fsdd.exists():
+        from bench.redaction_set import card_number
+
+        rng = random.Random(15)
+        clips = next(p for p in [fsdd / "recordings", fsdd] if any(p.glob("0_*.wav")))
+        for i in range(args.fsdd):
+            value = card_number()
+            cid = f"fsdd-card-{i:02d}"
+            dst = work / "audio" / f"{cid}.wav"
+            if not dst.exists():
+                fsdd_card_call(value, dst, rng, clips)
+            calls[cid] = {"id": cid, "turns": [["agent", "Can I have the card number please?"], ["caller", f"[[card: {value}]]"]]}
+    transcripts = transcribe(sorted((work / "audio").glob("*.wav")), work / "transcripts")
+    settings = RedactSettings(enabled=True)
+    result = {"synthetic": score({k: v for k, v in calls.items() if not k.startswith("fsdd")}, transcripts, settings)}
+    if any(k.startswith("fsdd") for k in calls):
+        result["fsdd"] = score({k: v for k, v in calls.items() if k.startswith("fsdd")}, transcripts, settings)
+    for name, r in result.items():
+        print(f"{name}: {r['calls']} calls\n| kind | entities | caught | recall | false positives | precision |\n|---|---|---|---|---|---|")
+        for k, v in r["by_kind"].items():
+            if v["entities"] or v["false_positives"]:
+                print(f"| {k} | {v['entities']} | {v['caught']} | {v['recall']} | {v['false_positives']} | {v['precision']} |")
+        for note in r["notes"]:
+            print(json.dumps(note))
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
