@@ -11,9 +11,11 @@ Records say how many of each kind were masked, never the values.
 from __future__ import annotations
 
 import copy
+import importlib.util
 import json
 import os
 import re
+import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
@@ -97,6 +99,7 @@ NOT_STREET_NAME = (r"(?!(?:the|a|an|of|on|in|at|to|my|your|our|his|her|their|dow
 
 def recognizers(settings: RedactSettings) -> list:
     """Presidio recognizers for the kinds in `settings`."""
+    _stdlib_profile()
     import phonenumbers  # Google's libphonenumber: which numbers exist in a region's numbering plan
     from presidio_analyzer import AnalysisExplanation, EntityRecognizer, Pattern, PatternRecognizer, RecognizerResult
     from presidio_analyzer.predefined_recognizers import EmailRecognizer, PhoneRecognizer, UsSsnRecognizer
@@ -215,9 +218,21 @@ def _tld():
     return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
 
 
+def _stdlib_profile() -> None:
+    """`python stages/merge.py` puts stages/ first on sys.path, where profile.py hides the standard
+    library's `profile`, which spaCy imports (through cProfile): load the real one first."""
+    if hasattr(sys.modules.get("profile"), "runctx"):
+        return
+    spec = importlib.util.spec_from_file_location("profile", Path(os.__file__).with_name("profile.py"))
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["profile"] = module
+    spec.loader.exec_module(module)
+
+
 @lru_cache(maxsize=8)
 def analyzer(settings: RedactSettings):
     """Presidio's analyzer with our recognizers and a tokenizer-only NLP engine: nothing downloaded, no model."""
+    _stdlib_profile()
     import spacy
     from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
     from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
@@ -326,7 +341,8 @@ def redact(t: Transcript, settings: RedactSettings) -> Redaction:
         counts[f.kind] += 1
         for gi in f.words:
             span_of[refs[gi]] = (n, f.kind)
-        times = [(w.start, w.end) for si, wi in (refs[gi] for gi in f.words) for w in [(t.segments[si].words or [None] * (wi + 1))[wi]] if w]
+        times = [(t.segments[si].words[wi].start, t.segments[si].words[wi].end) for si, wi in (refs[gi] for gi in f.words)
+                 if t.segments[si].words]
         if times:
             spans.append((min(a for a, _ in times), max(b for _, b in times)))
     label = settings.mask == "label"
