@@ -54,7 +54,10 @@ class RedactSettings:
         unknown = [k for k in kinds if k not in KINDS]
         if unknown:
             raise ValueError(f"redact.kinds: unknown kind(s) {unknown}: choose from {', '.join(KINDS)} (params.yaml or --redact)")
-        s = cls(kinds=tuple(kinds), **{k: (tuple(v) if isinstance(v, list) else v) for k, v in p.items() if k in cls.__dataclass_fields__})
+        extra = sorted(set(p) - set(cls.__dataclass_fields__))
+        if extra:
+            raise ValueError(f"unknown redact params in params.yaml: {', '.join(extra)} (known: {', '.join(cls.__dataclass_fields__)})")
+        s = cls(kinds=tuple(kinds), **{k: (tuple(v) if isinstance(v, list) else v) for k, v in p.items()})
         if s.mask != "label" and len(s.mask) != 1:
             raise ValueError(f"redact.mask: {s.mask!r} is neither 'label' nor a single character (params.yaml or --redact-mask)")
         if s.audio_mode not in ("bleep", "silence"):
@@ -90,8 +93,10 @@ MONTH = (r"(?:jan(?:uary)?|feb(?:ruary)?|march|mar|april|apr|may|june?|july?|aug
          r"oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)")
 DAY = r"(?:0?[1-9]|[12]\d|3[01])(?:st|nd|rd|th)?"
 YEAR = r"(?:19|20)\d{2}"
-STREET = (r"(?:street|st|avenue|ave|road|rd|drive|dr|lane|ln|boulevard|blvd|court|ct|way|place|pl|terrace|circle|"
-          r"parkway|pkwy|highway|hwy|trail|square|crescent|close)")
+STREET = r"(?:street|st|avenue|ave|road|rd|lane|ln|boulevard|blvd|parkway|pkwy|highway|hwy)"
+# Street types that are also everyday words ("3 kids drive", "we close at"): only beside "address", "live", ...
+STREET_WEAK = r"(?:drive|dr|court|ct|way|place|pl|terrace|circle|trail|square|crescent)"
+APARTMENT = r"(?:,?\s+(?:apartment|apt|unit|suite|flat|number)\s+\w{1,5}(?:\s+[a-z]\b)?)?"
 # Words that stand between a number and "road" in ordinary speech ("5 miles down the road") but never in a street name.
 NOT_STREET_NAME = (r"(?!(?:the|a|an|of|on|in|at|to|my|your|our|his|her|their|down|up|off|miles?|minutes?|hours?|blocks?|"
                    r"and|or|from|by|this|that|for)\b)")
@@ -184,7 +189,7 @@ def recognizers(settings: RedactSettings) -> list:
         "policy": ["policy", "member", "contract", "certificate"],
         "phone": ["phone", "number", "telephone", "cell", "mobile", "call", "reach", "callback"],
         "email": ["email", "e-mail", "mail", "address"],
-        "address": ["address", "live", "street", "mailing", "reside", "located"],
+        "address": ["address", "live", "lives", "living", "mailing", "reside", "located", "property", "home", "house", "moved"],
     }
     build = {
         "card": lambda: CardRecognizer(supported_entities=["CARD"], context=context["card"]),
@@ -203,8 +208,8 @@ def recognizers(settings: RedactSettings) -> list:
                                               supported_regions=settings.phone_regions),
         "email": lambda: OfflineEmailRecognizer(supported_entity="EMAIL", context=context["email"]),
         "address": lambda: PatternRecognizer(supported_entity="ADDRESS", context=context["address"], patterns=[
-            Pattern("street", rf"\b\d{{1,6}}[a-z]?\s+(?:{NOT_STREET_NAME}[a-z]+\s+){{1,3}}{STREET}\b\.?"
-                              r"(?:,?\s+(?:apartment|apt|unit|suite|flat|number)\s+\w{1,5}(?:\s+[a-z]\b)?)?", 0.6),
+            Pattern("street", rf"\b\d{{1,6}}[a-z]?\s+(?:{NOT_STREET_NAME}[a-z]+\s+){{1,3}}{STREET}\b\.?{APARTMENT}", 0.6),
+            Pattern("street, weak type", rf"\b\d{{1,6}}[a-z]?\s+(?:{NOT_STREET_NAME}[a-z]+\s+){{1,3}}{STREET_WEAK}\b\.?{APARTMENT}", 0.3),
             Pattern("po box", r"\b(?:p\s*o|post office)\s+box\s+\d{1,6}\b", 0.6),
         ]),
     }

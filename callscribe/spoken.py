@@ -39,7 +39,8 @@ ORDINAL_RE = re.compile(r"^(\d{1,2})(?:st|nd|rd|th)$")
 
 def clean(word: str) -> str:
     """A word as compared: lower case, without the punctuation ASR puts around it."""
-    return word.strip().lower().strip(".,;:!?\"'()[]")
+    w = word.strip().lower().strip(".,;:!?\"'()[]")
+    return w[1:] if w[:1] == "-" and w[1:2].isdigit() else w  # Whisper splits 601-10009 into "601", "-10009"
 
 
 @dataclass

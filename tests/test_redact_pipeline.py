@@ -20,18 +20,20 @@ pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not (shutil.which("espeak-ng") and shutil.which("sox")),
                                  reason="needs espeak-ng and sox (scripts/debian-packages.txt; `make test` installs them)")]
 
-# Luhn-valid test numbers, each said differently; the agent's "okay" between groups in the second.
+# Luhn-valid test numbers, each said differently; the agent's "okay" between groups in the second. (espeak-ng's
+# "five" and "oh" come out of Whisper base as words, so these use "zero" and no 5: the test is about where
+# the text goes, docs/REDACTION.md measures recognition.)
 CALLS = {
-    "20250905-101500-1757067300.1001": ("4929 1234 5678 9016", [
+    "20250905-101500-1757067300.1001": ("4929 1234 6678 9013", [
         ["agent", "Thank you for calling. Can I have the card number please?"],
-        ["caller", "Sure, it's four nine two nine, one two three four, five six seven eight, nine oh one six."],
+        ["caller", "Sure, it's four nine two nine, one two three four, six six seven eight, nine zero one three."],
         ["agent", "Thank you. That's two hundred and forty five dollars today."]]),
-    "20250910-143000-1757514600.1002": ("5105 1051 0510 5100", [
-        ["agent", "What's the card number?"], ["caller", "It's five one oh five, one oh five one."], ["agent", "Okay."],
-        ["caller", "Oh five one oh, five one oh oh."], ["agent", "Thanks, we close at five thirty."]]),
+    "20250910-143000-1757514600.1002": ("4111 1111 1111 1111", [
+        ["agent", "What's the card number?"], ["caller", "It's four one one one, one one one one."], ["agent", "Okay."],
+        ["caller", "One one one one, one one one one."], ["agent", "Thanks, we close at five thirty."]]),
     "20250920-091500-1758359700.1003": ("6011 0009 9013 9424", [
         ["agent", "And the Discover card you'd like to use?"],
-        ["caller", "Six oh one one, oh oh oh nine, nine oh one three, nine four two four."],
+        ["caller", "Six zero one one, zero zero zero nine, nine zero one three, nine four two four."],
         ["agent", "Great, we have three cars on the policy since twenty nineteen."]]),
 }
 
