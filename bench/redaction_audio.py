@@ -33,6 +33,7 @@ import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.redaction import MARK, SET  # noqa: E402
+from bench.redaction_set import UNIT  # noqa: E402
 from callscribe.records import Transcript  # noqa: E402
 from callscribe.redact import KINDS, RedactSettings, find, redact  # noqa: E402
 from callscribe.spoken import normalise  # noqa: E402
@@ -43,7 +44,14 @@ SHARED = Path(os.environ.get("CALLSCRIBE_SHARED", Path(__file__).resolve().paren
 
 
 def plain(text: str) -> str:
-    return MARK.sub(lambda m: m.group(2), text)
+    """What the speaker says: the marks dropped, and numerals (the labelled set's "as ASR writes it"
+    form) read digit by digit, as a caller reads a card, not "four thousand one hundred"."""
+    def digit_by_digit(m):
+        if m.group(1) not in ("card", "ssn", "phone", "policy"):
+            return m.group(2)
+        return re.sub(r"\d+", lambda d: " ".join(UNIT[int(c)] for c in d.group()), m.group(2))
+
+    return MARK.sub(digit_by_digit, text)
 
 
 def speak(text: str, voice: str, sr: int = 16000) -> np.ndarray:
@@ -86,7 +94,7 @@ def fsdd_card_call(digits: str, dst: Path, rng: random.Random, fsdd: Path, sr: i
         clips = sorted(fsdd.glob(f"{c}_{speaker}_*.wav"))
         x, r = sf.read(str(rng.choice(clips)), dtype="float32")
         parts.append(soxr.resample(x, r, sr))
-        pause = 0.9 if i % 4 == 3 else rng.uniform(0.25, 0.45)
+        pause = 0.6 if i % 4 == 3 else rng.uniform(0.05, 0.15)
         parts.append(np.zeros(int(pause * sr), np.float32))
     telephone(np.concatenate(parts), sr, dst)
 
@@ -116,30 +124,51 @@ def transcribe(wavs: list[Path], out: Path) -> dict[str, Transcript]:
     from callscribe.transcribe import Job, run
 
     settings = TranscribeSettings.from_params({"engine": "faster-whisper", "diarize": False, "workers": 2})
-    jobs = [Job(w.stem, str(w), w.stem, sf.info(str(w)).duration) for w in wavs]
+    from callscribe.profile import sha256_file
+
+    jobs = [Job(w.stem, str(w), sha256_file(w), sf.info(str(w)).duration) for w in wavs]
     run(jobs, out, settings, formats=("json",), progress=False)
     done = [w.stem for w in wavs if (out / f"{w.stem}.json").exists()]
     return {stem: Transcript.from_dict(json.loads((out / f"{stem}.json").read_text())) for stem in done}
 
 
+def heard(kind: str, value: str, text: str) -> bool:
+    """Did ASR write the value at all (every digit in order; the e-mail's name; the date's year; the house number)?"""
+    if kind == "email":
+        return leaked(kind, value, text)
+    digits = re.sub(r"\D", "", value)
+    if kind in ("card", "ssn", "phone", "policy"):
+        return digits in re.sub(r"\D", "", text)
+    first = re.findall(r"\d+", value)
+    return bool(first) and (first[-1] if kind == "dob" else first[0]) in re.findall(r"\d+", text)
+
+
 def score(calls: dict[str, dict], transcripts: dict[str, Transcript], settings: RedactSettings) -> dict:
-    tp, fn, fp, n_ent = Counter(), Counter(), Counter(), Counter()
+    tp, fn, fp, n_ent, n_heard, tp_heard, left = Counter(), Counter(), Counter(), Counter(), Counter(), Counter(), Counter()
     notes = []
+    scored = 0
     for cid, call in calls.items():
         t = transcripts.get(cid)
         if t is None:
             continue
+        scored += 1
         words = [w.word for s in t.segments for w in (s.words or [])]
         found = find(words, settings)
         red = redact(t, settings).transcript
         red_norm = normalise([w.word for s in red.segments for w in (s.words or [])]).text
+        raw_norm = normalise(words).text
         kinds_found = Counter(f.kind for f in found)
         vals = values(call)
         for kind, value in vals.items():
             n_ent[kind] += 1
-            ok = kinds_found[kind] > 0 and not leaked(kind, value, red_norm)
+            leak = leaked(kind, value, red_norm)
+            ok = kinds_found[kind] > 0 and not leak
             tp[kind] += ok
             fn[kind] += not ok
+            left[kind] += leak
+            if heard(kind, value, raw_norm):
+                n_heard[kind] += 1
+                tp_heard[kind] += ok
             if not ok:
                 notes.append({"call": cid, "kind": kind, "heard": t.text, "found": [f.kind for f in found]})
         for kind, n in kinds_found.items():
@@ -147,10 +176,12 @@ def score(calls: dict[str, dict], transcripts: dict[str, Transcript], settings: 
             if extra > 0:
                 fp[kind] += extra
                 notes.append({"call": cid, "false_positive": kind, "heard": t.text})
-    by_kind = {k: {"entities": n_ent[k], "caught": tp[k], "false_positives": fp[k],
+    by_kind = {k: {"entities": n_ent[k], "caught": tp[k], "false_positives": fp[k], "digits_left": left[k],
                    "recall": round(tp[k] / n_ent[k], 3) if n_ent[k] else None,
-                   "precision": round(tp[k] / (tp[k] + fp[k]), 3) if tp[k] + fp[k] else None} for k in KINDS}
-    return {"calls": len(transcripts), "by_kind": by_kind, "notes": notes}
+                   "precision": round(tp[k] / (tp[k] + fp[k]), 3) if tp[k] + fp[k] else None,
+                   "heard_by_asr": n_heard[k], "caught_of_heard": tp_heard[k],
+                   "recall_of_heard": round(tp_heard[k] / n_heard[k], 3) if n_heard[k] else None} for k in KINDS}
+    return {"calls": scored, "by_kind": by_kind, "notes": notes}
 
 
 def main():
@@ -172,8 +203,11 @@ def main():
     calls = {}
     for c in pick:
         dst = work / "audio" / f"{c['id']}.wav"
-        if not dst.exists():
+        said = json.dumps([[who, plain(text)] for who, text in c["turns"]])
+        known = dst.with_suffix(".txt")
+        if not dst.exists() or not known.exists() or known.read_text() != said:  # made again when what is said changed
             speak_call(c["turns"], dst)
+            known.write_text(said)
         calls[c["id"]] = c
     fsdd = SHARED / "gsm8k" / "fsdd_digits_8k"
     if args.fsdd and fsdd.exists():
@@ -185,8 +219,7 @@ def main():
             value = card_number()
             cid = f"fsdd-card-{i:02d}"
             dst = work / "audio" / f"{cid}.wav"
-            if not dst.exists():
-                fsdd_card_call(value, dst, rng, clips)
+            fsdd_card_call(value, dst, rng, clips)
             calls[cid] = {"id": cid, "turns": [["agent", "Can I have the card number please?"], ["caller", f"[[card: {value}]]"]]}
     transcripts = transcribe(sorted((work / "audio").glob("*.wav")), work / "transcripts")
     settings = RedactSettings(enabled=True)
@@ -194,10 +227,12 @@ def main():
     if any(k.startswith("fsdd") for k in calls):
         result["fsdd"] = score({k: v for k, v in calls.items() if k.startswith("fsdd")}, transcripts, settings)
     for name, r in result.items():
-        print(f"{name}: {r['calls']} calls\n| kind | entities | caught | recall | false positives | precision |\n|---|---|---|---|---|---|")
+        print(f"{name}: {r['calls']} calls\n| kind | entities | caught | recall | false positives | precision | "
+              "written whole by ASR | caught of those | recall of those | some digits left |\n|---|---|---|---|---|---|---|---|---|---|")
         for k, v in r["by_kind"].items():
             if v["entities"] or v["false_positives"]:
-                print(f"| {k} | {v['entities']} | {v['caught']} | {v['recall']} | {v['false_positives']} | {v['precision']} |")
+                print(f"| {k} | {v['entities']} | {v['caught']} | {v['recall']} | {v['false_positives']} | {v['precision']} | "
+                      f"{v['heard_by_asr']} | {v['caught_of_heard']} | {v['recall_of_heard']} | {v['digits_left']} |")
         for note in r["notes"]:
             print(json.dumps(note))
     if args.json:
