@@ -120,8 +120,9 @@ def leaked(kind: str, value: str, redacted_text: str) -> bool:
 
 
 def transcribe(wavs: list[Path], out: Path) -> dict[str, Transcript]:
+    from callscribe.calls import Job
+    from callscribe.runner import run
     from callscribe.settings import TranscribeSettings
-    from callscribe.transcribe import Job, run
 
     settings = TranscribeSettings.from_params({"engine": "faster-whisper", "diarize": False, "workers": 2})
     from callscribe.profile import sha256_file

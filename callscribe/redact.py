@@ -425,7 +425,8 @@ def redact_folder(out: Path, entries: dict[str, dict], formats, settings: Redact
     """`callscribe transcribe --redact`: rewrite each call's files in `out` redacted (JSON, TXT, SRT, ...);
     the originals go to out/unredacted/ only with keep_unredacted. A call done by an earlier run
     (its JSON says `redactions`) is left as it is. Returns counts per call and the totals."""
-    from callscribe.outputs import atomic_write, write_transcript
+    from callscribe.fileio import atomic_write
+    from callscribe.outputs import write_transcript
 
     red = Redactor(settings, out / "unredacted", out / "redacted_audio")
     per_call = {}

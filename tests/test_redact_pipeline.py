@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from callscribe.spoken import normalise
-from tests.helpers import copy_project, dvc_env
+from tests.helpers import copy_project, dvc
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not (shutil.which("espeak-ng") and shutil.which("sox")),
@@ -99,13 +99,10 @@ def test_repro_with_redaction_leaves_no_card_number_in_any_output_or_pushed_file
     params["extract"]["archives"] = [str(archive)]
     params["redact"].update(enabled=True, keep_unredacted=True, audio=True)
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    env = dvc_env(project)
-    run = subprocess.run(["dvc", "repro"], cwd=project, capture_output=True, text=True, env=env)
-    assert run.returncode == 0, run.stdout + run.stderr
+    dvc(project, "repro")
     remote = tmp_path / "remote"
-    for cmd in (["dvc", "remote", "add", "-d", "store", str(remote)], ["dvc", "push"]):
-        out = subprocess.run(cmd, cwd=project, capture_output=True, text=True, env=env)
-        assert out.returncode == 0, out.stdout + out.stderr
+    dvc(project, "remote", "add", "-d", "store", str(remote))
+    dvc(project, "push")
 
     rows = [json.loads(line) for line in (project / "data/output/calls.jsonl").read_text().splitlines()]
     assert [r["redactions"] for r in rows] == [{"card": 1}] * 3, [(r["text"], r.get("redactions")) for r in rows]
