@@ -187,7 +187,7 @@ def recognizers(settings: RedactSettings) -> list:
         "ssn": ["social", "security", "ssn", "socials"],
         "dob": ["born", "birth", "birthday", "dob", "birthdate"],
         "policy": ["policy", "member", "contract", "certificate"],
-        "phone": ["phone", "number", "telephone", "cell", "mobile", "call", "reach", "callback"],
+        "phone": ["phone", "telephone", "cell", "mobile", "call", "reach", "callback"],  # not "number": policy numbers too
         "email": ["email", "e-mail", "mail", "address"],
         "address": ["address", "live", "lives", "living", "mailing", "reside", "located", "property", "home", "house", "moved"],
     }
@@ -198,11 +198,11 @@ def recognizers(settings: RedactSettings) -> list:
             Pattern("month day year", rf"\b{MONTH}\.?\s+(?:the\s+)?{DAY},?\s+(?:of\s+)?{YEAR}\b", 0.3),
             Pattern("day month year", rf"\b(?:the\s+)?{DAY}\s+(?:of\s+)?{MONTH},?\s+{YEAR}\b", 0.3),
             Pattern("numeric", rf"\b(?:0?[1-9]|1[0-2])[/.-]{DAY}[/.-](?:{YEAR}|\d{{2}})\b", 0.3),
-            Pattern("digits mmddyyyy", rf"(?<!\d)(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01]){YEAR}(?!\d)", 0.2),
+            Pattern("digits mmddyyyy", rf"(?<!\d)(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01]){YEAR}(?!\d)", 0.3),
         ]),
         "policy": lambda: PatternRecognizer(supported_entity="POLICY", context=context["policy"], patterns=[
             Pattern("letters and digits", r"\b[a-z]{1,4}-?\d{5,12}[a-z]?\b", 0.3),
-            Pattern("digits", r"(?<!\d)\d{6,12}(?!\d)", 0.2),
+            Pattern("digits", r"(?<!\d)\d{6,12}(?!\d)", 0.3),
         ]),
         "phone": lambda: ValidPhoneRecognizer(supported_entity="PHONE", context=context["phone"],
                                               supported_regions=settings.phone_regions),

@@ -201,9 +201,15 @@ def normalise(words: list[str]) -> Normalised:
                 break
             text = _digits(items)
             owners = (owners + [j - 1] * len(text))[: len(text)]
-            if pieces and pieces[-1][2] == "spelled" and len(pieces[-1][0]) <= 4:  # "h o four eight ...": ho48...
-                prev, prev_owners, _ = pieces.pop()
-                text, owners = prev + text, prev_owners + owners
+            # letters before the digits: spelled ("h o four eight ...", "l f dash nine ...") or written
+            # in capitals ("AU 7731 0482"): one identifier, ho48..., au7731...
+            if len(pieces) >= 2 and pieces[-1][0].lower() in ("dash", "hyphen", "-") and pieces[-2][2] == "spelled":
+                pieces.pop()
+            prev = pieces[-1] if pieces else None
+            if prev and len(prev[0]) <= 4 and (prev[2] == "spelled" or (prev[2] == "word" and prev[0].isalpha() and prev[0].isupper()
+                                                                         and len(prev[0]) >= 2)):
+                pieces.pop()
+                text, owners = prev[0].lower() + text, prev[1] + owners
             pieces.append((text, owners, "digits"))
             i = j
         elif len(w) == 1 and w.isalpha() and i + 1 < n and len(low[i + 1]) == 1 and low[i + 1].isalpha():
