@@ -43,6 +43,15 @@ VOICES = {"agent": "en-us+f2", "caller": "en-us+f4"}
 SHARED = Path(os.environ.get("CALLSCRIBE_SHARED", Path(__file__).resolve().parents[2] / "shared" / "data"))
 
 
+# The personal data in the SpokenWOZ calls' reference transcripts (what the labels mark; everything else
+# there, train times, prices, a train id, a car plate, is left alone).
+SPOKENWOZ = {
+    "MUL1423": [["caller", "and then the address it's a unit [[address: 8 viking way]] bar hill"]],
+    "SNG0072": [["caller", "the address is on the [[address: 1 5 1 hills road]]"], ["caller", "phone number please [[phone: 1223247942]]"]],
+    "SNG0480": [["caller", "my name is cheryl turner"]],
+}
+
+
 def plain(text: str) -> str:
     """What the speaker says: the marks dropped, and numerals (the labelled set's "as ASR writes it"
     form) read digit by digit, as a caller reads a card, not "four thousand one hundred"."""
@@ -189,6 +198,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--per-kind", type=int, default=6, help="single-kind calls per kind from the labelled set")
     ap.add_argument("--fsdd", type=int, default=12, help="card numbers read by FSDD speakers (needs ../shared)")
+    ap.add_argument("--spokenwoz", type=int, default=1, help="also the three SpokenWOZ calls (needs ../shared)")
     ap.add_argument("--json")
     ap.add_argument("--keep", help="keep the audio and transcripts here")
     args = ap.parse_args()
@@ -222,11 +232,17 @@ def main():
             dst = work / "audio" / f"{cid}.wav"
             fsdd_card_call(value, dst, rng, clips)
             calls[cid] = {"id": cid, "turns": [["agent", "Can I have the card number please?"], ["caller", f"[[card: {value}]]"]]}
+    woz = SHARED / "gsm8k" / "spokenwoz_calls_8k"
+    if args.spokenwoz and woz.exists():  # real two-person calls on a phone line (CC BY-NC: read there, never copied)
+        for cid, turns in SPOKENWOZ.items():
+            shutil.copyfile(woz / f"{cid}.wav", work / "audio" / f"woz-{cid}.wav")
+            calls[f"woz-{cid}"] = {"id": f"woz-{cid}", "turns": turns}
     transcripts = transcribe(sorted((work / "audio").glob("*.wav")), work / "transcripts")
     settings = RedactSettings(enabled=True)
-    result = {"synthetic": score({k: v for k, v in calls.items() if not k.startswith("fsdd")}, transcripts, settings)}
-    if any(k.startswith("fsdd") for k in calls):
-        result["fsdd"] = score({k: v for k, v in calls.items() if k.startswith("fsdd")}, transcripts, settings)
+    result = {"synthetic": score({k: v for k, v in calls.items() if not k.startswith(("fsdd", "woz"))}, transcripts, settings)}
+    for name in ("fsdd", "woz"):
+        if any(k.startswith(name) for k in calls):
+            result[name] = score({k: v for k, v in calls.items() if k.startswith(name)}, transcripts, settings)
     for name, r in result.items():
         print(f"{name}: {r['calls']} calls\n| kind | entities | caught | recall | false positives | precision | "
               "written whole by ASR | caught of those | recall of those | some digits left |\n|---|---|---|---|---|---|---|---|---|---|")

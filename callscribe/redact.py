@@ -210,6 +210,8 @@ def recognizers(settings: RedactSettings) -> list:
         "address": lambda: PatternRecognizer(supported_entity="ADDRESS", context=context["address"], patterns=[
             Pattern("street", rf"\b\d{{1,6}}[a-z]?\s+(?:{NOT_STREET_NAME}[a-z]+\s+){{1,3}}{STREET}\b\.?{APARTMENT}", 0.6),
             Pattern("street, weak type", rf"\b\d{{1,6}}[a-z]?\s+(?:{NOT_STREET_NAME}[a-z]+\s+){{1,3}}{STREET_WEAK}\b\.?{APARTMENT}", 0.3),
+            # the street type written into the name by ASR: "unit eight, Vikingway", "12 Broadway"
+            Pattern("street, joined type", r"\b\d{1,6}[a-z]?,?\s+[a-z]{3,}(?:way|road|street|lane|avenue|drive)\b", 0.3),
             Pattern("po box", r"\b(?:p\s*o|post office)\s+box\s+\d{1,6}\b", 0.6),
         ]),
     }
