@@ -66,7 +66,8 @@ CASES = {
               ["look at that", "we met at the office at noon", "send it to the office dot"]),
     "address": (["I live at twelve thirty four Main Street apartment five", "my address is 42 Elm Drive", "the house is at 7 Oak Lane",
                  "and then the address. It's unit eight, Vikingway, Bar Hill"],
-                ["I drove five miles down the road", "it's two blocks up the street", "route sixty six", "the 3 kids drive", "two broadway tickets",
+                ["I drove five miles down the road", "it's two blocks up the street", "route sixty six", "the 3 kids drive",
+                 "two broadway tickets",
                  "we close at five thirty"]),
 }
 
