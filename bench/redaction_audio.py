@@ -2,13 +2,14 @@
 
     python bench/redaction_audio.py [--per-kind 6] [--json out.json] [--keep DIR]
 
-Two sets, both through GSM 6.10 at 8 kHz (sox: sinc 300-3400) and Whisper base (the pipeline's
+Three sets, all through GSM 6.10 at 8 kHz (sox: sinc 300-3400) and Whisper base (the pipeline's
 default engine):
 - synthetic: calls from the labelled transcripts (tests/data/redaction/transcripts.jsonl), the
   agent and the caller in two espeak-ng voices;
 - fsdd: real human voices reading card numbers digit by digit (Free Spoken Digit Dataset, GSM
   copies in ../shared/data/gsm8k, read there, never copied), after an espeak-ng agent asking for
-  the card, 0.25-0.9 s pauses between digits and a longer one between groups.
+  the card;
+- woz: the three SpokenWOZ service calls (real people on a phone line), labelled below.
 An entity is caught when a span of its kind was found in the call and none of its digits run on
 unmasked (4 or more of its digits in a row in the redacted text; for e-mails, the name before @).
 A span is a false positive when its call holds no entity of its kind (or more spans than entities).
