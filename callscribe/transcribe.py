@@ -342,6 +342,10 @@ def _submit(pool, jobs: list[Job], settings: TranscribeSettings) -> cf.Future:
 
 
 def _pool(settings: TranscribeSettings, n_jobs: int):
+    if settings.cluster != "local":  # the same shape, with Ray actors on every node as workers
+        from callscribe.cluster import RayPool
+
+        return RayPool(settings)
     if settings.workers <= 1 or n_jobs <= 1:
         return _InProcessPool(settings)
     # spawn, never fork: fork corrupts Metal contexts on macOS and copies big parents.
@@ -420,7 +424,7 @@ def run(
     try:
         while queue or suspects:
             # After a worker died, run the files it may have held one at a time to find the culprit.
-            batch, limit = (suspects, 1) if suspects else (queue, 2 * settings.workers)
+            batch, limit = (suspects, 1) if suspects else (queue, 2 * getattr(pool, "workers", settings.workers))
             running: dict[cf.Future, list[Job]] = {}
             broken = False
             while batch or running:

@@ -7,6 +7,7 @@ so an interrupted run resumes where it stopped.
 import sys
 
 from callscribe import params
+from callscribe.cluster import ClusterError
 from callscribe.outputs import OutputError
 from callscribe.settings import TranscribeSettings
 from callscribe.transcribe import Job, run
@@ -17,12 +18,12 @@ def main():
     settings = TranscribeSettings.from_params(params.load()["transcribe"])
     jobs = [Job(r["id"], r["path"], r["sha256"], r["duration"]) for r in params.read_jsonl(f"data/selected/{shard}.jsonl")]
     print(f"transcribe@{shard}: {len(jobs)} calls, {sum(j.duration for j in jobs) / 3600:.2f} h; "
-          f"{settings.engine} {settings.model}, {settings.workers} worker(s)", flush=True)
+          f"{settings.engine} {settings.model}, {settings.workers if settings.cluster == 'local' else 'Ray cluster'} worker(s)", flush=True)
     try:
         summary = run(jobs, f"data/transcripts/{shard}", settings, desc=f"transcribe@{shard}")
     except KeyboardInterrupt:
         sys.exit("transcribe: interrupted; finished calls are saved, `dvc repro` resumes")
-    except OutputError as e:
+    except (OutputError, ClusterError) as e:
         sys.exit(f"transcribe@{shard}: {e}")
     print(f"transcribe@{shard}: {dict(summary.counts)} written, {summary.skipped} already done")
 

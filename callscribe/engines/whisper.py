@@ -62,7 +62,7 @@ class WhisperEngine:
             "faster-whisper": importlib.metadata.version("faster-whisper"),
             "ctranslate2": importlib.metadata.version("ctranslate2"),
         }
-        kwargs = dict(device="cpu", compute_type=settings.compute_type, cpu_threads=settings.cpu_threads)
+        kwargs = dict(device=settings.device, compute_type=settings.compute_type, cpu_threads=settings.cpu_threads)
         if settings.model in BUNDLED:
             files = bundled_files(settings.model)
             self.versions["model_sha256"] = BUNDLED[settings.model]["sha256"]["model.bin"]
@@ -71,6 +71,7 @@ class WhisperEngine:
             self._model = WhisperModel(settings.model, **kwargs)
         else:  # a hub id: works only where the network and the hub allow
             self._model = WhisperModel(settings.model, **kwargs)
+        self.versions["device"] = self._model.model.device  # cpu or cuda: what ran, for the journal
         self._model.model = _Timed(self._model.model)
 
     @property
