@@ -12,11 +12,14 @@ its records), with the work done by Ray actors on every node.
 - The driver stays the only writer: results come back to `callscribe.transcribe.run`, which writes
   transcripts and journal lines as each group finishes, so Ctrl-C, kills and resume are unchanged.
 - Faults: a worker process that dies is restarted on its node by Ray and the group it held is run
-  again there (`max_restarts`, `max_task_retries`). An actor lost for good (its node gone, its restarts
-  spent) fails its group, which goes once more, whole, to another actor, preferably on another node;
-  a group that fails again is split into single calls, and a call that fails twice alone gets the
-  local pool's error record. So a call that kills every worker it touches ends as an `error` after
-  at most 8 worker deaths, and a call on a lost node is run again elsewhere, never written twice.
+  again there (`max_restarts`, `max_task_retries`). When that fails too, or the actor's node is lost
+  (Ray cannot restart an actor pinned to a dead node), the group goes once more, whole, to another
+  actor, on another node where there is one; a group that fails again is split into single calls,
+  and a call that fails twice alone gets the local pool's error record. So a call that kills every
+  worker it touches ends as an `error` after at most 8 worker deaths, and the calls of a lost node
+  are run again elsewhere: the driver writes each once, when its result arrives.
+- Idle actors with nothing left to do give their cores back after a few seconds, so that another
+  run on the same cluster (another shard's stage) can use them while this one finishes its last calls.
 - The cluster gone (its head node stopped): the run ends with `ClusterError`; finished calls are in
   the journal and the next run resumes from there.
 """
@@ -39,6 +42,7 @@ MAX_RESTARTS = 4  # worker processes restarted in place per actor, before the ac
 TASK_RETRIES = 1  # a group is retried once on its restarted actor before the pool sees it fail
 NODE_DEATHS = 3  # actors lost for good on one node before that node gets no more
 POLL_SECONDS = 0.5
+IDLE_RELEASE = 5.0  # seconds an actor stays idle with nothing to do before it gives its cores back
 NEW_NODES_EVERY = 10.0  # seconds between looks for nodes that joined (or came back)
 
 
@@ -132,15 +136,18 @@ class RayPool:
         self._starting: dict = {}  # ready() ref -> actor
         self._running: dict = {}  # work ref -> (task, actor)
         self._node_of: dict = {}  # actor -> node id
+        self._where: dict = {}  # node id -> its address, for messages
         self._deaths: collections.Counter = collections.Counter()  # node id -> actors lost for good
+        self._idle_since: dict = {}  # actor -> when it last became idle
+        self._failures: collections.Counter = collections.Counter()  # actor -> tasks failed in a row
         self._closed = False
         self._error: Exception | None = None
         self._last_look = 0.0
         self.workers = self._add_actors()
         if not self.workers:
             ray.shutdown()
-            raise ClusterError(f"the Ray cluster at {where!r} has no node that can run {settings.engine} "
-                               f"({'an Apple Silicon Mac with callscribe[mlx]' if settings.engine == 'mlx-qwen3-asr' else 'CPUs or GPUs'}); "
+            need = "an Apple Silicon Mac with callscribe[mlx]" if settings.engine == "mlx-qwen3-asr" else "CPUs or GPUs"
+            raise ClusterError(f"the Ray cluster at {where!r} has no node that can run {settings.engine} ({need}); "
                                "add one with `ray start --address=...`, or set transcribe.cluster: local")
         self._thread = threading.Thread(target=self._loop, name="callscribe-ray", daemon=True)
         self._thread.start()
@@ -206,6 +213,7 @@ class RayPool:
         added = 0
         for node in self.ray.nodes():
             nid = node["NodeID"]
+            self._where[nid] = node.get("NodeManagerAddress", nid)
             if not node.get("Alive") or self._deaths[nid] >= NODE_DEATHS:
                 continue
             for options, settings in self._plan(node)[have[nid]:]:
@@ -234,6 +242,12 @@ class RayPool:
                     if self._closed:
                         return
                     self._dispatch()
+                    self._release_idle()
+                    if self._waiting and (not self._node_of or time.monotonic() - self._last_look > NEW_NODES_EVERY):
+                        self._add_actors()
+                        if not self._node_of:
+                            raise ClusterError("no workers are left on the Ray cluster (every node lost or failing); "
+                                               "check the nodes with `ray status`, then run again: finished calls are kept")
                     refs = list(self._starting) + list(self._running)
                     if not refs:
                         self._lock.wait(POLL_SECONDS)
@@ -242,11 +256,6 @@ class RayPool:
                 with self._lock:
                     for ref in done:
                         self._finished(ref)
-                    if self._waiting and time.monotonic() - self._last_look > NEW_NODES_EVERY:
-                        self._add_actors()
-                        if not self._node_of:
-                            raise ClusterError("no workers are left on the Ray cluster (every node lost or failing); "
-                                               "check the nodes with `ray status`, then run again: finished calls are kept")
         except Exception as e:  # noqa: BLE001 - the cluster is gone: fail what is pending, the run ends cleanly
             error = e if isinstance(e, ClusterError) else ClusterError(
                 f"lost the Ray cluster at {address(self.settings.cluster)!r} ({type(e).__name__}: {e}); "
@@ -259,6 +268,22 @@ class RayPool:
             for task in tasks:
                 if not task.future.done():
                     task.future.set_exception(error)
+
+    def _to_idle(self, actor) -> None:
+        self._idle.append(actor)
+        self._idle_since[actor] = time.monotonic()
+
+    def _release_idle(self) -> None:
+        """Actors idle with nothing waiting (the run's last calls are in flight elsewhere) are ended, so
+        their cores go to another run on the cluster (another shard) instead of waiting with this one."""
+        if self._waiting:
+            return
+        now = time.monotonic()
+        for actor in [a for a in self._idle if now - self._idle_since[a] > IDLE_RELEASE]:
+            self._idle.remove(actor)
+            self._node_of.pop(actor, None)
+            with contextlib.suppress(Exception):
+                self.ray.kill(actor, no_restart=True)
 
     def _dispatch(self):
         """Send waiting groups, in order (longest first), to idle actors."""
@@ -282,26 +307,37 @@ class RayPool:
             try:
                 ray.get(ref)
                 if actor in self._node_of:
-                    self._idle.append(actor)
+                    self._to_idle(actor)
             except ray.exceptions.RayError:  # could not start or restart there (node gone, restarts spent)
                 self._drop(actor)
             return
         task, actor = self._running.pop(ref)
         try:
             result = ray.get(ref)
-        except ray.exceptions.RayActorError:
-            # Its worker died for good, or its node: check the actor again, retry the group elsewhere.
-            self._starting[actor.ready.remote()] = actor
-            self._retry(task, self._node_of.get(actor))
-            return
-        except ray.exceptions.RayTaskError as e:  # the work raised (a model that did not load): as the local pool
+        except ray.exceptions.RayTaskError as e:  # the work itself raised (a model that did not load): as the local pool
             task.future.set_exception(e.as_instanceof_cause())
-        except ray.exceptions.RayError as e:  # the object was lost with its node: run it again
-            self._retry(task, self._node_of.get(actor))
-            print(f"callscribe: retrying {len(task.jobs)} call(s) after {type(e).__name__}", file=sys.stderr)
+        except ray.exceptions.RayError:  # its worker died, or its node, or the call's audio went with the node
+            node = self._node_of.get(actor)
+            self._lost(actor)
+            self._retry(task, node)
+            return
         else:
             task.future.set_result(result)
-        self._idle.append(actor)
+            self._failures.pop(actor, None)
+        self._to_idle(actor)
+
+    def _lost(self, actor) -> None:
+        """An actor whose task failed: dropped if its node is gone or it failed twice running, else
+        asked again whether it is there (Ray restarts a dead worker in place)."""
+        self._failures[actor] += 1
+        nid = self._node_of.get(actor)
+        alive = any(n["NodeID"] == nid and n.get("Alive") for n in self.ray.nodes())
+        if alive and self._failures[actor] < 2:
+            self._starting[actor.ready.remote()] = actor
+            return
+        self._drop(actor)
+        with contextlib.suppress(Exception):
+            self.ray.kill(actor, no_restart=True)
 
     def _retry(self, task: _Task, node) -> None:
         """A group whose worker died: once more whole, then call by call; a call that fails twice alone
@@ -309,6 +345,8 @@ class RayPool:
         from callscribe.transcribe import _crash_record
 
         if task.tries == 0:
+            print(f"callscribe: a worker on {self._where.get(node, node)} was lost; its {len(task.jobs)} call(s) run again "
+                  "on another", file=sys.stderr)
             self._waiting.appendleft(_Task(task.jobs, task.future, 1, node))
             return
         if len(task.jobs) == 1:
