@@ -8,7 +8,7 @@ import signal
 import sys
 from pathlib import Path
 
-from callscribe.cluster import ClusterError
+from callscribe.cluster import ClusterError, exit_now
 from callscribe.outputs import FORMATS, OutputError
 
 # Heavy modules (numpy, the model) are imported inside main, so a Ctrl-C at any moment gets a clean exit.
@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--compute-type", help="int8 (default), float16, ...; mlx-qwen3-asr also int4")
     t.add_argument("--aligner", help="mlx-qwen3-asr's forced aligner for word times: a local folder or a hub id")
     t.add_argument("--workers", type=int, default=None, help="worker processes (default: one per CPU core)")
-    t.add_argument("--cluster", default=None, help="local (default: this machine's processes), ray (the Ray cluster joined, or RAY_ADDRESS) or ray://HOST:PORT")
+    t.add_argument("--cluster", default=None, help="local (default), ray (the Ray cluster joined, or RAY_ADDRESS) or ray://HOST:PORT")
     t.add_argument("--language", default="en", help="language code, or auto to detect")
     t.add_argument("--beam-size", type=int, default=None, help="beam search width (default 2; 1 = greedy)")
     t.add_argument("--diarize", action=argparse.BooleanOptionalAction, default=True,
@@ -132,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except ClusterError as e:
         print(f"callscribe: error: {e}", file=sys.stderr)
+        exit_now(e, 3)
         return 3
     finally:
         # Everything is written: a Ctrl-C while the interpreter shuts down (which puts back the default

@@ -26,6 +26,7 @@ its records), with the work done by Ray actors on every node.
 
 from __future__ import annotations
 
+import atexit
 import collections
 import concurrent.futures as cf
 import contextlib
@@ -42,12 +43,26 @@ MAX_RESTARTS = 4  # worker processes restarted in place per actor, before the ac
 TASK_RETRIES = 1  # a group is retried once on its restarted actor before the pool sees it fail
 NODE_DEATHS = 3  # actors lost for good on one node before that node gets no more
 POLL_SECONDS = 0.5
+GCS_CHECK_EVERY, GCS_MISSES = 2.0, 3  # the head unreachable this many checks in a row: the cluster is gone
 IDLE_RELEASE = 5.0  # seconds an actor stays idle with nothing to do before it gives its cores back
 NEW_NODES_EVERY = 10.0  # seconds between looks for nodes that joined (or came back)
 
 
 class ClusterError(Exception):
     """The Ray cluster cannot be reached or went away; the message says what to do."""
+
+    def __init__(self, message: str, lost: bool = False):
+        super().__init__(message)
+        self.lost = lost  # the head went away mid-run
+
+
+def exit_now(e: ClusterError, code: int) -> None:
+    """After the head is lost, Ray's own teardown at exit crashes (SIGSEGV) or waits a minute for it:
+    end the process at once. Every finished call is already in the journal (each line is fsynced)."""
+    if e.lost:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
 
 
 def address(cluster: str) -> str:
@@ -129,8 +144,13 @@ class RayPool:
         except (ConnectionError, RuntimeError, ValueError) as e:
             raise ClusterError(f"no Ray cluster at {where!r} ({e}); start one with `ray start --head` (README: "
                                "More than one machine), set RAY_ADDRESS, or set transcribe.cluster: local") from e
+        # The head's GCS, checked every few seconds: when it is gone Ray waits a minute, then ends the
+        # process; checking it ourselves ends the run in seconds, with a message (Ray Client raises itself).
+        self._gcs = None if where.startswith("ray://") else ray.get_runtime_context().gcs_address
         self._actor_class = ray.remote(_Worker)
         self._lock = threading.Condition()
+        self._futures_lock = threading.Lock()
+        self._futures: set = set()  # every future not done yet, for _fail
         self._waiting: collections.deque[_Task] = collections.deque()
         self._idle: list = []  # ready actors with nothing to do
         self._starting: dict = {}  # ready() ref -> actor
@@ -141,6 +161,7 @@ class RayPool:
         self._idle_since: dict = {}  # actor -> when it last became idle
         self._failures: collections.Counter = collections.Counter()  # actor -> tasks failed in a row
         self._closed = False
+        self._lost_cluster = False
         self._error: Exception | None = None
         self._last_look = 0.0
         self.workers = self._add_actors()
@@ -151,12 +172,17 @@ class RayPool:
                                "add one with `ray start --address=...`, or set transcribe.cluster: local")
         self._thread = threading.Thread(target=self._loop, name="callscribe-ray", daemon=True)
         self._thread.start()
+        if self._gcs:
+            threading.Thread(target=self._watch_head, name="callscribe-ray-head", daemon=True).start()
 
     # --- the pool's interface (as concurrent.futures' executors) ----------------------------
 
     def submit(self, fn, jobs, settings=None) -> cf.Future:
         """`fn` is the local pool's worker function; here the actors do that work."""
         future = cf.Future()
+        with self._futures_lock:
+            self._futures.add(future)
+        future.add_done_callback(self._forget)
         with self._lock:
             if self._error is not None:
                 future.set_exception(self._error)
@@ -165,14 +191,20 @@ class RayPool:
                 self._lock.notify()
         return future
 
+    def _forget(self, future) -> None:
+        with self._futures_lock:
+            self._futures.discard(future)
+
     def shutdown(self, wait=True, cancel_futures=False):
-        with self._lock:
-            self._closed = True
-            tasks = list(self._waiting) + [t for t, _ in self._running.values()]
-            self._waiting.clear()
-            self._lock.notify()
-        for task in tasks:
-            task.future.cancel()
+        # No lock here: after the head is lost the dispatcher may hold it inside a Ray call that waits.
+        self._closed = True
+        with self._futures_lock:
+            pending = list(self._futures)
+        for future in pending:
+            future.cancel()
+        if self._lost_cluster:  # nothing to end there, and Ray's calls (its exit hook too) would wait for the head
+            atexit.unregister(self.ray.shutdown)
+            return
         self._thread.join(5)
         for actor in list(self._node_of):
             with contextlib.suppress(Exception):  # the cluster may be gone already
@@ -239,7 +271,7 @@ class RayPool:
         try:
             while True:
                 with self._lock:
-                    if self._closed:
+                    if self._closed or self._error is not None:
                         return
                     self._dispatch()
                     self._release_idle()
@@ -257,17 +289,35 @@ class RayPool:
                     for ref in done:
                         self._finished(ref)
         except Exception as e:  # noqa: BLE001 - the cluster is gone: fail what is pending, the run ends cleanly
-            error = e if isinstance(e, ClusterError) else ClusterError(
-                f"lost the Ray cluster at {address(self.settings.cluster)!r} ({type(e).__name__}: {e}); "
-                "finished calls are saved: restart the cluster (`ray start ...`) and run again to resume")
-            with self._lock:
-                self._error = error
-                tasks = list(self._waiting) + [t for t, _ in self._running.values()]
-                self._waiting.clear()
-                self._running.clear()
-            for task in tasks:
-                if not task.future.done():
-                    task.future.set_exception(error)
+            self._fail(e)
+
+    def _watch_head(self) -> None:
+        """A thread of its own: Ray's own calls may block once the head is gone."""
+        host, port = self._gcs.rsplit(":", 1)
+        misses = 0
+        while not self._closed and self._error is None:
+            time.sleep(GCS_CHECK_EVERY)
+            try:
+                socket.create_connection((host, int(port)), timeout=GCS_CHECK_EVERY).close()
+                misses = 0
+            except OSError as e:
+                misses += 1
+                if misses >= GCS_MISSES:
+                    self._lost_cluster = True
+                    self._fail(ConnectionError(f"its head ({self._gcs}) does not answer: {e}"))
+
+    def _fail(self, e: Exception) -> None:
+        """Fail every call not written yet: the run ends with the message, and resumes from the journal.
+        Takes only the futures' lock: the dispatcher may hold the other one inside a Ray call that waits for the head."""
+        error = e if isinstance(e, ClusterError) else ClusterError(
+            f"lost the Ray cluster at {address(self.settings.cluster)!r} ({type(e).__name__}: {e}); "
+            "finished calls are saved: restart the cluster (`ray start ...`) and run again to resume", lost=True)
+        self._error = error
+        with self._futures_lock:
+            pending = list(self._futures)
+        for future in pending:
+            with contextlib.suppress(cf.InvalidStateError):
+                future.set_exception(error)
 
     def _to_idle(self, actor) -> None:
         self._idle.append(actor)

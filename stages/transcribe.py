@@ -7,7 +7,7 @@ so an interrupted run resumes where it stopped.
 import sys
 
 from callscribe import params
-from callscribe.cluster import ClusterError
+from callscribe.cluster import ClusterError, exit_now
 from callscribe.outputs import OutputError
 from callscribe.settings import TranscribeSettings
 from callscribe.transcribe import Job, run
@@ -24,7 +24,10 @@ def main():
     except KeyboardInterrupt:
         sys.exit("transcribe: interrupted; finished calls are saved, `dvc repro` resumes")
     except (OutputError, ClusterError) as e:
-        sys.exit(f"transcribe@{shard}: {e}")
+        print(f"transcribe@{shard}: {e}", file=sys.stderr)
+        if isinstance(e, ClusterError):
+            exit_now(e, 1)
+        sys.exit(1)
     print(f"transcribe@{shard}: {dict(summary.counts)} written, {summary.skipped} already done")
 
 
