@@ -33,8 +33,8 @@ LONGEST_CALL_S = 90 * 60  # the longest calls in the archive are about an hour a
 def make_calls(workdir: Path, copies: int) -> list:
     """The sample calls up to 45 s (the 5-minute one would be most of the audio and decide the end alone)."""
     from callscribe.archive import extract
+    from callscribe.calls import Job
     from callscribe.profile import sha256_file
-    from callscribe.transcribe import Job
 
     audio = workdir / "samples"
     extract(sorted((REPO / "samples").glob("*.zip")), audio)
@@ -49,7 +49,7 @@ def make_calls(workdir: Path, copies: int) -> list:
 
 
 def timed_run(jobs, settings, out: Path) -> dict:
-    from callscribe.transcribe import run
+    from callscribe.runner import run
 
     shutil.rmtree(out, ignore_errors=True)
     t0 = time.perf_counter()
@@ -98,7 +98,7 @@ def main() -> None:
 
     base = next(iter(runs.values()))
     print(f"{len(jobs)} calls, {base['audio']:.0f} s of audio; faster-whisper base int8, beam 2; {os.cpu_count()} cores here\n")
-    print(f"| run | wall s | x real time | load avg | same text as local |\n|---|---|---|---|---|")
+    print("| run | wall s | x real time | load avg | same text as local |\n|---|---|---|---|---|")
     for name, r in runs.items():
         same = sum(r["texts"][k] == base["texts"][k] for k in base["texts"])
         print(f"| {name} | {r['wall']:.1f} | {r['audio'] / r['wall']:.2f} | {r['load']:.1f} | {same}/{len(base['texts'])} |")
@@ -118,7 +118,8 @@ def main() -> None:
         mac = ARCHIVE_HOURS / (n * 30) * (1 + overhead)
         floor = LONGEST_CALL_S / 3600 / per_core  # the longest call on one core
         print(f"| {n} | {max(linux, floor):.1f} | {mac:.1f} |")
-    print(f"\n(one core here: {per_core:.2f}x real time; the longest call alone needs {LONGEST_CALL_S / 60 / per_core:.0f} min on one core)")
+    floor = LONGEST_CALL_S / 60 / per_core
+    print(f"\n(one core here: {per_core:.2f}x real time; the longest call alone needs {floor:.0f} min on one core)")
 
 
 if __name__ == "__main__":

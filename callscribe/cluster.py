@@ -97,7 +97,7 @@ class _Worker:
         return socket.gethostname()
 
     def work(self, jobs: list, blobs: list) -> list:
-        from callscribe.transcribe import Job, transcribe_files
+        from callscribe.calls import Job, transcribe_files
 
         if self.error is not None:
             raise RuntimeError(f"model {self.settings.model!r} ({self.settings.engine}) failed to load on "
@@ -111,14 +111,13 @@ class _Worker:
                 path = Path(tmp) / f"{i}{Path(job.path).suffix}"
                 path.write_bytes(blob)
                 local.append(Job(job.id, str(path), job.sha256, job.duration))
-            out = []
-            for job, copy, (record, transcript) in zip(jobs, local, transcribe_files(self.engine, local, self.settings)):
-                record["path"] = job.path
-                if record.get("reason"):
-                    record["reason"] = record["reason"].replace(copy.path, job.path)
-                record["node"] = socket.gethostname()  # which machine ran it (the engine and device are beside it)
-                out.append((record, transcript.to_dict() if transcript else None))
-            return out
+            results = transcribe_files(self.engine, local, self.settings)
+        for job, copy, (record, _) in zip(jobs, local, results):
+            record.path = job.path  # the driver's path, in the record and in any reason
+            if record.reason:
+                record.reason = record.reason.replace(copy.path, job.path)
+            record.node = socket.gethostname()  # which machine ran it (the engine and device are beside it)
+        return results
 
 
 class _Task:
@@ -161,6 +160,7 @@ class RayPool:
         self._idle_since: dict = {}  # actor -> when it last became idle
         self._failures: collections.Counter = collections.Counter()  # actor -> tasks failed in a row
         self._closed = False
+        self._versions: dict = {}  # the engine's, once a worker has reported them (for error records)
         self._lost_cluster = False
         self._error: Exception | None = None
         self._last_look = 0.0
@@ -374,6 +374,7 @@ class RayPool:
         else:
             task.future.set_result(result)
             self._failures.pop(actor, None)
+            self._versions = result[0][0].versions if result else self._versions
         self._to_idle(actor)
 
     def _lost(self, actor) -> None:
@@ -389,18 +390,26 @@ class RayPool:
         with contextlib.suppress(Exception):
             self.ray.kill(actor, no_restart=True)
 
+    def _crash_record(self, job):
+        """As the local pool's (runner.Writer.crashed): the call is the culprit."""
+        from callscribe.calls import new_record
+        from callscribe.records import ERROR
+
+        reason = (f"the worker process died while transcribing {job.path} (out of memory or a crash in the decoder), "
+                  "on every worker it was given to; lower transcribe.max_chunk_minutes or transcribe.workers, or check the file")
+        s = self.settings
+        return new_record(job, s.engine, s.model, self._versions, s, status=ERROR, reason=reason)
+
     def _retry(self, task: _Task, node) -> None:
         """A group whose worker died: once more whole, then call by call; a call that fails twice alone
         gets the local pool's error record."""
-        from callscribe.transcribe import _crash_record
-
         if task.tries == 0:
             print(f"callscribe: a worker on {self._where.get(node, node)} was lost; its {len(task.jobs)} call(s) run again "
                   "on another", file=sys.stderr)
             self._waiting.appendleft(_Task(task.jobs, task.future, 1, node))
             return
         if len(task.jobs) == 1:
-            task.future.set_result([(_crash_record(task.jobs[0], self.settings), None)])
+            task.future.set_result([(self._crash_record(task.jobs[0]), None)])
             return
         results: list = [None] * len(task.jobs)
 

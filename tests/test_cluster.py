@@ -20,8 +20,8 @@ import pytest
 import soundfile as sf
 import yaml
 
+from callscribe.runner import run
 from callscribe.settings import TranscribeSettings
-from callscribe.transcribe import run
 from tests.helpers import RayCluster, copy_project, dvc_env
 
 pytest.importorskip("ray")
