@@ -79,6 +79,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--copies", type=int, default=2, help="each call this many times, under different ids")
     ap.add_argument("--cores", type=int, default=2, help="cores for the local pool and the one-node cluster")
+    ap.add_argument("--per-core", type=float, help="x real time of one core for the projection (default: measured here)")
     args = ap.parse_args()
 
     from callscribe.settings import TranscribeSettings
@@ -109,7 +110,7 @@ def main() -> None:
     one, two = runs["Ray, 1 node x 1 CPU"], runs["Ray, 2 nodes x 1 CPU"]
     print(f"two nodes against one: {one['wall'] / two['wall']:.2f}x the throughput")
 
-    per_core = base["audio"] / base["wall"] / args.cores  # x real time of one core, this machine, loaded
+    per_core = args.per_core or base["audio"] / base["wall"] / args.cores  # x real time of one core
     overhead = max(0.0, extra / base["wall"])
     print(f"\nProjection for {ARCHIVE_CALLS:,} calls, {ARCHIVE_HOURS:,} h (assumptions in docs/SCALING.md):")
     print("| nodes | 16-core Linux, faster-whisper base (h) | Apple Silicon Mac, mlx Qwen3-ASR at 30x (h) |\n|---|---|---|")
