@@ -6,6 +6,7 @@ every process below it, and the teardown ends exactly the processes these tests 
 which ends every Ray on the machine).
 """
 
+import contextlib
 import json
 import os
 import shutil
@@ -13,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -21,7 +23,8 @@ import yaml
 
 from callscribe.runner import run
 from callscribe.settings import TranscribeSettings
-from tests.helpers import RayCluster, copy_project, dvc_env
+from tests.badfiles import long_gsm
+from tests.helpers import RayCluster, copy_project, descendants, dvc_env
 
 pytest.importorskip("ray")
 if not Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").exists():
@@ -171,6 +174,42 @@ def test_dvc_repro_on_the_cluster(cluster, tmp_path):
     journals = list((project / "data/transcripts").glob("*/journal.jsonl"))
     entries = [json.loads(line) for j in journals for line in j.read_text().splitlines()]
     assert len(entries) == len({e["id"] for e in entries}) == 27 and all("node" in e for e in entries)
+
+
+def test_a_call_that_kills_every_worker_gets_an_error_record(cluster, calls, tmp_path):
+    """As the kernel's OOM killer would: any worker of the cluster above 1.5 GB is killed. Only the
+    4-hour recording drives one there (0.9 GB as 16 kHz floats, on top of the model)."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    short = sorted(calls.iterdir())[:3]
+    for p in short:
+        shutil.copy(p, folder / p.name)
+    long_gsm(folder / "stuck line 4h.wav", 240)
+    killed, stop = set(), threading.Event()
+
+    def oom_killer():
+        while not stop.is_set():
+            for pid in descendants(cluster.head.pid) + descendants(cluster.node2.pid):
+                with contextlib.suppress(OSError, StopIteration):
+                    status = Path(f"/proc/{pid}/status").read_text()
+                    if next(int(x.split()[1]) for x in status.splitlines() if x.startswith("VmRSS:")) > 1.5 * 1024**2:
+                        os.kill(pid, signal.SIGKILL)
+                        killed.add(pid)
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=oom_killer, daemon=True)
+    watcher.start()
+    try:
+        done = subprocess.run(cli(folder, tmp_path / "out", "--cluster", "ray"), capture_output=True, text=True,
+                              env={**os.environ, "RAY_ADDRESS": cluster.address}, timeout=900)
+    finally:
+        stop.set()
+        watcher.join()
+    assert done.returncode == 1, done.stderr  # 1: a file failed, named with its reason
+    recs = records(tmp_path / "out")
+    assert len(recs) == 4 and len(killed) >= 2
+    assert recs["stuck line 4h"]["status"] == "error" and "worker process died" in recs["stuck line 4h"]["reason"]
+    assert all(recs[p.stem]["status"] in ("ok", "no_speech") for p in short)
 
 
 def test_the_cluster_gone_ends_the_run_cleanly_and_it_resumes(cluster, calls, reference, tmp_path):
