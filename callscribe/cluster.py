@@ -9,7 +9,7 @@ its records), with the work done by Ray actors on every node.
   need not share a disk (an office's Macs, rented Linux boxes), and the phone system's GSM audio is
   ~1.6 kB a second (a 1-hour call is 6 MB), small beside the decoding it feeds. A file the driver
   cannot read is decoded from its path on the worker (a shared disk), which gives its error record.
-- The driver stays the only writer: results come back to `callscribe.transcribe.run`, which writes
+- The driver stays the only writer: results come back to `callscribe.runner.run`, which writes
   transcripts and journal lines as each group finishes, so Ctrl-C, kills and resume are unchanged.
 - Faults: a worker process that dies is restarted on its node by Ray and the group it held is run
   again there (`max_restarts`, `max_task_retries`). When that fails too, or the actor's node is lost
@@ -156,6 +156,7 @@ class RayPool:
         self._running: dict = {}  # work ref -> (task, actor)
         self._node_of: dict = {}  # actor -> node id
         self._where: dict = {}  # node id -> its address, for messages
+        self._macs: dict = {}  # node id -> whether it is an Apple Silicon Mac (asked once)
         self._deaths: collections.Counter = collections.Counter()  # node id -> actors lost for good
         self._idle_since: dict = {}  # actor -> when it last became idle
         self._failures: collections.Counter = collections.Counter()  # actor -> tasks failed in a row
@@ -226,6 +227,12 @@ class RayPool:
         return [({"num_cpus": per}, replace(s, device="cpu"))] * (cpus // per)
 
     def _is_mac(self, node) -> bool:
+        nid = node["NodeID"]
+        if nid not in self._macs:
+            self._macs[nid] = self._probe_mac(nid)
+        return self._macs[nid]
+
+    def _probe_mac(self, nid) -> bool:
         import platform
 
         @self.ray.remote(num_cpus=0)
@@ -233,7 +240,7 @@ class RayPool:
             return platform.system(), platform.machine()
 
         try:
-            where = self._affinity(node["NodeID"], soft=False)
+            where = self._affinity(nid, soft=False)
             return self.ray.get(system.options(scheduling_strategy=where).remote(), timeout=60) == ("Darwin", "arm64")
         except Exception:  # noqa: BLE001 - a node that cannot answer gets no actor
             return False
