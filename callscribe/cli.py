@@ -8,6 +8,7 @@ import signal
 import sys
 from pathlib import Path
 
+from callscribe import search, web
 from callscribe.cluster import ClusterError, exit_now
 from callscribe.outputs import FORMATS, OutputError
 
@@ -115,7 +116,11 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--channel-names", type=lambda s: [n.strip() for n in s.split(",")],
                    help="names of stereo channels in order (default agent,caller)")
     t.add_argument("--no-vad", dest="vad", action="store_false", default=None, help="decode non-speech too (slower)")
+    search.add_parser(sub)
+    web.add_parser(sub)
     args = parser.parse_args(argv)
+    if hasattr(args, "run"):  # search, serve
+        return args.run(args)
     try:
         return cmd_transcribe(args)
     except KeyboardInterrupt:
