@@ -104,6 +104,22 @@ def test_ray_gives_the_local_pools_transcripts(cluster, calls, reference, tmp_pa
     assert again.returncode == 0 and "15 already done" in again.stderr
 
 
+def test_ray_client_address(cluster, calls, tmp_path):
+    """`ray://host:port` (Ray Client): the driver outside the cluster, as from a laptop; two calls,
+    against the local pool on the same two (packed together alike). Run before the node-loss test:
+    after a node was killed and rejoined, Ray's client server failed to start here (not investigated)."""
+    two = tmp_path / "in"
+    two.mkdir()
+    for p in sorted(calls.iterdir())[:2]:
+        shutil.copy(p, two / p.name)
+    local = subprocess.run(cli(two, tmp_path / "local", "--workers", "1"), capture_output=True, text=True)
+    assert local.returncode == 0, local.stderr
+    done = subprocess.run(cli(two, tmp_path / "ray", "--cluster", cluster.client), capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    ids, got = outputs(tmp_path / "ray")
+    assert len(ids) == 2 and got == outputs(tmp_path / "local")[1]
+
+
 def test_a_node_lost_mid_run_loses_nothing_and_writes_nothing_twice(cluster, calls, reference, tmp_path):
     out = tmp_path / "ray"
     proc = subprocess.Popen(cli(calls, out, "--cluster", "ray"), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
@@ -141,21 +157,6 @@ def test_ctrl_c_of_the_driver_then_resume(cluster, calls, reference, tmp_path):
     ids, got = outputs(out)
     assert sorted(ids) == sorted(outputs(reference)[0]) and len(ids) == len(set(ids))
     assert got == outputs(reference)[1]
-
-
-def test_ray_client_address(cluster, calls, tmp_path):
-    """`ray://host:port` (Ray Client): the driver outside the cluster, as from a laptop; two calls,
-    against the local pool on the same two (packed together alike)."""
-    two = tmp_path / "in"
-    two.mkdir()
-    for p in sorted(calls.iterdir())[:2]:
-        shutil.copy(p, two / p.name)
-    local = subprocess.run(cli(two, tmp_path / "local", "--workers", "1"), capture_output=True, text=True)
-    assert local.returncode == 0, local.stderr
-    done = subprocess.run(cli(two, tmp_path / "ray", "--cluster", cluster.client), capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    ids, got = outputs(tmp_path / "ray")
-    assert len(ids) == 2 and got == outputs(tmp_path / "local")[1]
 
 
 def test_dvc_repro_on_the_cluster(cluster, tmp_path):
