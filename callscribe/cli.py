@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from callscribe import search, web
+from callscribe.cluster import ClusterError, exit_now
 from callscribe.outputs import FORMATS, OutputError
 
 # Heavy modules (numpy, the model) are imported inside main, so a Ctrl-C at any moment gets a clean exit.
@@ -119,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--compute-type", help="int8 (default), float16, ...; mlx-qwen3-asr also int4")
     t.add_argument("--aligner", help="mlx-qwen3-asr's forced aligner for word times: a local folder or a hub id")
     t.add_argument("--workers", type=int, help="worker processes (default: one per CPU core)")
+    t.add_argument("--cluster", help="local (default), ray (the Ray cluster joined, or RAY_ADDRESS) or ray://HOST:PORT")
     t.add_argument("--language", help="language code, or auto to detect (default en)")
     t.add_argument("--beam-size", type=int, help="beam search width (default 2; 1 = greedy)")
     t.add_argument("--diarize", action=argparse.BooleanOptionalAction,
@@ -145,6 +147,10 @@ def main(argv: list[str] | None = None) -> int:
     except OutputError as e:
         print(f"callscribe: error: {e}", file=sys.stderr)
         return 2
+    except ClusterError as e:
+        print(f"callscribe: error: {e}", file=sys.stderr)
+        exit_now(e, 3)
+        return 3
     finally:
         # Everything is written: a Ctrl-C while the interpreter shuts down (which puts back the default
         # handler) would only turn the exit status into "killed by SIGINT", hiding the real one.

@@ -71,6 +71,10 @@ class ProcessPool(cf.ProcessPoolExecutor):
 
 
 def start(settings: TranscribeSettings, n_tasks: int) -> InProcessPool | ProcessPool:
+    if settings.cluster != "local":  # the same interface, with Ray actors on every node as workers
+        from callscribe.cluster import RayPool
+
+        return RayPool(settings)
     if settings.workers <= 1 or n_tasks <= 1:
         return InProcessPool(settings)
     return ProcessPool(settings, min(settings.workers, n_tasks))

@@ -100,11 +100,13 @@ class CallRecord:
     model_seconds: float = 0.0
     json: str | None = None  # the transcript's file name in the same folder, when one was written
     finished: str | None = None  # local time the record was written
+    node: str | None = None  # the machine that ran it, on a Ray cluster (`transcribe.cluster`)
 
     def to_dict(self) -> dict:
         d = asdict(self)
-        if d["json"] is None:
-            del d["json"]
+        for key in ("json", "node"):
+            if d[key] is None:
+                del d[key]
         return d
 
     @classmethod

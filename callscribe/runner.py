@@ -129,7 +129,7 @@ def _run_all(tasks: list[list[Job]], settings: TranscribeSettings, writer: Write
     pool = pools.start(settings, len(queue))
     try:
         while queue or suspects:
-            batch, limit = (suspects, 1) if suspects else (queue, 2 * settings.workers)
+            batch, limit = (suspects, 1) if suspects else (queue, 2 * getattr(pool, "workers", settings.workers))
             if _run_batch(pool, batch, limit, suspects, settings, writer):
                 pool.shutdown(wait=False, cancel_futures=True)
                 pool = pools.start(settings, 2)

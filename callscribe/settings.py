@@ -12,7 +12,7 @@ from callscribe.engines import SPECS, resolve_engine
 
 # Fields that change how fast a run goes but never what it writes: kept out of the hash,
 # so that changing them re-runs the DVC stage as a cheap scan, not a re-transcription.
-NOT_HASHED = {"workers", "cpu_threads", "batch_size"}  # batch_size: same tokens batched or not (tests/test_qwen_batch.py)
+NOT_HASHED = {"workers", "cpu_threads", "cluster", "device", "batch_size"}  # batch_size: same tokens batched or not (tests/test_qwen_batch.py)
 
 
 @dataclass
@@ -32,6 +32,8 @@ class TranscribeSettings:
     pack_seconds: float = 10  # calls up to this long are decoded several to a window (0 = never)
     workers: int = 0  # 0 = one per CPU core (faster-whisper); the Apple GPU engine always uses 1
     cpu_threads: int = 1
+    cluster: str = "local"  # local (this machine's process pool), ray (the Ray cluster joined; RAY_ADDRESS), ray://host:port
+    device: str = "cpu"  # faster-whisper: cpu, or auto (CUDA where CTranslate2 sees a GPU; on a Ray cluster one worker per GPU)
     diarize: bool = True  # stereo: one transcript per channel; mono: speaker turns (callscribe.diarize)
     speakers: int | str = 2  # speakers in a mono call, or "auto" to estimate
     channel_names: list[str] = field(default_factory=lambda: ["agent", "caller"])  # stereo channels, in order
@@ -62,6 +64,8 @@ class TranscribeSettings:
             raise ValueError(f"transcribe.speakers in params.yaml is {s.speakers!r}: give a whole number of speakers (1 or more) or auto")
         if s.speakers != "auto":
             s.speakers = int(s.speakers)
+        if s.cluster not in ("local", "ray") and not str(s.cluster).startswith("ray://"):
+            raise ValueError(f"transcribe.cluster in params.yaml is {s.cluster!r}: give local, ray or ray://HOST:PORT")
         if not spec.parallel:
             s.workers = 1  # one process owns the GPU
         elif not s.workers or s.workers < 1:

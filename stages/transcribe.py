@@ -8,6 +8,7 @@ import sys
 
 from callscribe import params
 from callscribe.calls import Job
+from callscribe.cluster import ClusterError, exit_now
 from callscribe.fileio import read_jsonl
 from callscribe.outputs import OutputError
 from callscribe.runner import run
@@ -19,13 +20,16 @@ def main():
     settings = TranscribeSettings.from_params(params.load()["transcribe"])
     jobs = [Job(r["id"], r["path"], r["sha256"], r["duration"]) for r in read_jsonl(f"data/selected/{shard}.jsonl")]
     print(f"transcribe@{shard}: {len(jobs)} calls, {sum(j.duration for j in jobs) / 3600:.2f} h; "
-          f"{settings.engine} {settings.model}, {settings.workers} worker(s)", flush=True)
+          f"{settings.engine} {settings.model}, {settings.workers if settings.cluster == 'local' else 'Ray cluster'} worker(s)", flush=True)
     try:
         summary = run(jobs, f"data/transcripts/{shard}", settings, desc=f"transcribe@{shard}")
     except KeyboardInterrupt:
         sys.exit("transcribe: interrupted; finished calls are saved, `dvc repro` resumes")
-    except OutputError as e:
-        sys.exit(f"transcribe@{shard}: {e}")
+    except (OutputError, ClusterError) as e:
+        print(f"transcribe@{shard}: {e}", file=sys.stderr)
+        if isinstance(e, ClusterError):
+            exit_now(e, 1)
+        sys.exit(1)
     print(f"transcribe@{shard}: {dict(summary.counts)} written, {summary.skipped} already done")
 
 

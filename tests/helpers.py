@@ -1,9 +1,14 @@
 """Helpers the tests import (fixtures stay in conftest.py)."""
 
+import contextlib
 import os
 import shutil
+import signal
+import socket
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 import yaml
@@ -61,3 +66,92 @@ def journal_ids(project: Path) -> list[str]:
     from callscribe.fileio import read_jsonl
 
     return [e["id"] for j in (project / "data" / "transcripts").glob("*/journal.jsonl") for e in read_jsonl(j)]
+
+
+def descendants(pid: int) -> list[int]:
+    """`pid` and every process below it, from Linux /proc."""
+    out = [pid]
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with contextlib.suppress(OSError):
+            for child in (task / "children").read_text().split():
+                out += descendants(int(child))
+    return out
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+RAY = str(Path(sys.executable).with_name("ray"))
+# A lost node is noticed in ~3 s instead of Ray's default ~15-30 s.
+FAST_HEALTH = {"RAY_health_check_period_ms": "1000", "RAY_health_check_failure_threshold": "3", "RAY_health_check_timeout_ms": "1000"}
+
+
+class RayCluster:
+    """A Ray cluster on this machine, bound to 127.0.0.1: a head node and, with nodes=2, a second node
+    (custom resource `node2`), `cpus` CPUs each. Each node is a `ray start --block` of its own; `kill`
+    ends one like a power cut, `stop` ends exactly the processes started here (never `ray stop`,
+    which ends every Ray on the machine)."""
+
+    def __init__(self, nodes: int = 2, cpus: int = 1):
+        self.cpus = cpus
+        self.tmp = tempfile.mkdtemp(prefix="cs-ray-", dir="/tmp")  # Ray's socket paths must stay short
+        self.port = free_port()
+        self.address = f"127.0.0.1:{self.port}"
+        self.client = f"ray://127.0.0.1:{free_port()}"  # Ray Client, for `transcribe.cluster: ray://host:port`
+        self.env = {**os.environ, **FAST_HEALTH, "RAY_USAGE_STATS_ENABLED": "0"}
+        self.head = self._start("--head", f"--port={self.port}", "--include-dashboard=false", f"--temp-dir={self.tmp}",
+                                f"--ray-client-server-port={self.client.rsplit(':', 1)[1]}")
+        self.node2 = None
+        if nodes == 2:
+            self.start_node2()
+        else:
+            self.wait_nodes(1)
+
+    def _start(self, *args) -> subprocess.Popen:
+        with open(Path(self.tmp) / f"start-{time.monotonic_ns()}.log", "w") as log:
+            cmd = [RAY, "start", "--block", f"--num-cpus={self.cpus}", "--node-ip-address=127.0.0.1", "--disable-usage-stats", *args]
+            return subprocess.Popen(cmd, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def nodes(self) -> int:
+        out = subprocess.run([RAY, "status", f"--address={self.address}"], capture_output=True, text=True, env=self.env).stdout
+        active = out.split("Active:")[1].split("Pending:")[0] if "Active:" in out else ""
+        return active.count("node_")
+
+    def wait_nodes(self, n: int, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while self.nodes() != n:
+            assert time.monotonic() < deadline, f"the Ray cluster did not reach {n} node(s); logs in {self.tmp}"
+            time.sleep(1)
+
+    def start_node2(self) -> None:
+        self.wait_nodes(1)
+        self.node2 = self._start(f"--address={self.address}", '--resources={"node2": 1}')
+        self.wait_nodes(2)
+
+    def kill(self, proc) -> None:
+        """End one node as a power cut does: its `ray start`, raylet, object store and workers (Ray
+        starts each worker in a session of its own, so they are found as descendants, not by group)."""
+        pids = descendants(proc.pid)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        proc.wait()
+
+    def busy(self, proc) -> bool:
+        """Whether a worker on this node is transcribing now (Ray names the process after the method it runs)."""
+        for pid in descendants(proc.pid):
+            with contextlib.suppress(OSError):
+                if Path(f"/proc/{pid}/cmdline").read_bytes().startswith(b"ray::_Worker.work"):
+                    return True
+        return False
+
+    def stop(self) -> None:
+        for proc in (self.node2, self.head):
+            if proc is not None:
+                self.kill(proc)
+        shutil.rmtree(self.tmp, ignore_errors=True)

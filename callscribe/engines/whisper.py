@@ -61,13 +61,14 @@ class WhisperEngine:
             "faster-whisper": importlib.metadata.version("faster-whisper"),
             "ctranslate2": importlib.metadata.version("ctranslate2"),
         }
-        kwargs = dict(device="cpu", compute_type=settings.compute_type, cpu_threads=settings.cpu_threads)
+        kwargs = dict(device=settings.device, compute_type=settings.compute_type, cpu_threads=settings.cpu_threads)
         if settings.model in BUNDLED:
             files = bundled_files(settings.model)
             self.versions["model_sha256"] = BUNDLED[settings.model]["sha256"]["model.bin"]
             self._model = WhisperModel(f"bundled-{settings.model}", files=files, **kwargs)
         else:  # a local folder, or a hub id: that works only where the network and the hub allow
             self._model = WhisperModel(local(settings.model), **kwargs)
+        self.versions["device"] = self._model.model.device  # cpu or cuda: what ran, for the journal
         self._model.model = _Timed(self._model.model)
 
     @property
