@@ -8,6 +8,7 @@ import signal
 import sys
 from pathlib import Path
 
+from callscribe.models import ModelError
 from callscribe.outputs import FORMATS, OutputError
 
 # Heavy modules (numpy, the model) are imported inside main, so a Ctrl-C at any moment gets a clean exit.
@@ -51,6 +52,7 @@ def collect_jobs(inputs: list[str]) -> list:
 
 def cmd_transcribe(args) -> int:
     from callscribe.journal import Journal
+    from callscribe.models import check_model
     from callscribe.outputs import atomic_write, output_error
     from callscribe.settings import TranscribeSettings
     from callscribe.transcribe import run
@@ -68,6 +70,7 @@ def cmd_transcribe(args) -> int:
     if args.aligner is not None:
         params["aligner"] = args.aligner
     settings = TranscribeSettings.from_params(params)
+    check_model(settings)
     formats = [f.strip() for f in args.formats.split(",") if f.strip()]
     jobs = collect_jobs(args.inputs)
     out = Path(args.output)
@@ -123,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\ncallscribe: interrupted; finished files are saved, rerun with --resume to go on", file=sys.stderr)
         return 130
-    except OutputError as e:
+    except (OutputError, ModelError) as e:
         print(f"callscribe: error: {e}", file=sys.stderr)
         return 2
     finally:

@@ -11,7 +11,7 @@ class FilterParams:
     min_bytes: int = 1024
     min_seconds: float = 0.5
     max_seconds: float | None = None
-    queues: list[str] | None = None  # keep only these queues; None keeps all
+    queues: list[str] | None = None  # keep only these queues; None or [] keeps all
     start: str | None = None  # YYYY-MM-DD, inclusive
     end: str | None = None
     undated_shard: str | None = None  # shard for files whose names carry no date; None drops them
@@ -26,7 +26,7 @@ def drop_reason(row: dict, p: FilterParams) -> str | None:
         return "under min_seconds"
     if p.max_seconds and row["duration"] > p.max_seconds:
         return "over max_seconds"
-    if p.queues is not None and row.get("queue") not in {str(q) for q in p.queues}:
+    if p.queues and row.get("queue") not in {str(q) for q in p.queues}:
         return "queue not selected"
     date = row.get("date")
     if date and ((p.start and date < str(p.start)) or (p.end and date > str(p.end))):

@@ -7,6 +7,7 @@ so an interrupted run resumes where it stopped.
 import sys
 
 from callscribe import params
+from callscribe.models import ModelError, check_model
 from callscribe.outputs import OutputError
 from callscribe.settings import TranscribeSettings
 from callscribe.transcribe import Job, run
@@ -15,6 +16,10 @@ from callscribe.transcribe import Job, run
 def main():
     shard = sys.argv[1]
     settings = TranscribeSettings.from_params(params.load()["transcribe"])
+    try:
+        check_model(settings)  # a name that cannot load here stops now, not in every worker
+    except ModelError as e:
+        sys.exit(f"transcribe@{shard}: {e}")
     jobs = [Job(r["id"], r["path"], r["sha256"], r["duration"]) for r in params.read_jsonl(f"data/selected/{shard}.jsonl")]
     print(f"transcribe@{shard}: {len(jobs)} calls, {sum(j.duration for j in jobs) / 3600:.2f} h; "
           f"{settings.engine} {settings.model}, {settings.workers} worker(s)", flush=True)
