@@ -98,6 +98,28 @@ def cmd_transcribe(args) -> int:
     return 1 if failed else 0
 
 
+def cmd_shards(args) -> int:
+    """The pipeline's shards and the calls in each; with --propose, the shard lines that the
+    profiled calls lacking one need (one per month), to paste under `shards:` in params.yaml."""
+    from callscribe import params
+    from callscribe.selection import FilterParams, choose, propose_shards, shard_lines
+
+    try:
+        p, rows = params.load(args.params), params.read_jsonl(args.profile)
+    except OSError as e:
+        raise SystemExit(f"callscribe: {e.filename}: {e.strerror}; run it in the project folder after `dvc repro profile`")
+    sel = choose(rows, p.get("shards") or {}, FilterParams(**(p.get("filter") or {})))
+    dates = sorted({r["date"] for r in sel.unsharded})
+    if args.propose:
+        print(shard_lines(propose_shards(dates, p.get("shards") or {})), end="")
+    else:
+        for name, kept in sel.shards.items():
+            print(f"{name}: {len(kept)} calls")
+    if dates and not args.propose:
+        print(f"{len(sel.unsharded)} calls in no shard ({dates[0]} .. {dates[-1]}): `callscribe shards --propose`")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="callscribe", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -120,7 +142,13 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--speakers", default="2", help="speakers in a mono file, or auto (default 2)")
     t.add_argument("--channel-names", default=None, help="names of stereo channels in order (default agent,caller)")
     t.add_argument("--no-vad", action="store_true", help="decode non-speech too (slower)")
+    sh = sub.add_parser("shards", help="the date-range shards of params.yaml; --propose prints the ones missing")
+    sh.add_argument("--propose", action="store_true", help="print shard lines (one per month) for calls no shard covers")
+    sh.add_argument("--params", default="params.yaml")
+    sh.add_argument("--profile", default="data/profile.jsonl")
     args = parser.parse_args(argv)
+    if args.command == "shards":
+        return cmd_shards(args)
     try:
         return cmd_transcribe(args)
     except KeyboardInterrupt:

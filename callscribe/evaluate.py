@@ -78,3 +78,18 @@ def channel_wer(channel_texts: dict[str, str], segments: list[dict], channel_nam
         refs.append(normalize(ref))
         hyps.append(normalize(" ".join(s["text"] for s in segments if s.get("speaker") == name)))
     return round(jiwer.wer(refs, hyps), 4)
+
+
+def summary(wer: dict, der: dict, calls: list[dict], transcribe: dict) -> dict:
+    """The figures that matter, in one small file that `dvc metrics show` and `dvc exp show` print
+    first and that fit side by side at 80 columns; the detail stays in the other metrics files."""
+    done = [c for c in calls if c["status"] in ("ok", "no_speech", "error")]
+    return {
+        "wer": wer.get("wer"),
+        "cer": wer.get("cer"),
+        "der": der.get("der"),
+        "hours": round(sum(c.get("duration") or 0.0 for c in done) / 3600, 3),
+        "calls": len(done),
+        "errors": sum(1 for c in done if c["status"] == "error"),
+        "speed": transcribe.get("speed_x_realtime_per_cpu"),  # audio seconds per worker CPU-second
+    }

@@ -236,6 +236,7 @@ def transcribe_files(engine, jobs: list[Job], settings: TranscribeSettings) -> l
 
     Several short mono calls are packed together when the engine supports it."""
     t0, model_t0 = time.perf_counter(), getattr(engine, "model_seconds", 0.0)
+    cpu0 = time.process_time()  # CPU time of this worker: unlike wall time, other load on the machine hardly moves it
     base = {"engine": engine.name, "model": engine.model, "versions": {"callscribe": __version__, **engine.versions},
             "settings_hash": settings.hash()}
     records, audios = [], []
@@ -267,6 +268,7 @@ def transcribe_files(engine, jobs: list[Job], settings: TranscribeSettings) -> l
     total_audio = sum(t.duration for t, _ in results.values()) or 1.0
     wall = time.perf_counter() - t0
     in_model = getattr(engine, "model_seconds", 0.0) - model_t0
+    cpu = time.process_time() - cpu0
     for i, record in enumerate(records):
         transcript = None
         if i in results:
@@ -275,7 +277,7 @@ def transcribe_files(engine, jobs: list[Job], settings: TranscribeSettings) -> l
             record.update(status="ok" if transcript.text else "no_speech", reason=reason, audio_seconds=transcript.duration, warnings=warnings)
         # Packed calls share their decoding time in proportion to their audio.
         share = transcript.duration / total_audio if transcript else 0.0
-        record.update(wall_seconds=round(wall * share, 3), model_seconds=round(in_model * share, 3))
+        record.update(wall_seconds=round(wall * share, 3), model_seconds=round(in_model * share, 3), cpu_seconds=round(cpu * share, 3))
         out.append((record, transcript))
     return out
 

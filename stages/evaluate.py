@@ -4,15 +4,16 @@ who-said-what on the labelled calls with speaker turns (RTTM) or channels -> met
 import json
 from pathlib import Path
 
-from callscribe import params
-from callscribe.evaluate import channel_wer, diarization_error, load_turns, score
+from callscribe import params, plots
+from callscribe.evaluate import channel_wer, diarization_error, load_turns, score, summary
 
 
 def main():
     p = params.load()
     labels_path = Path(p["evaluate"]["labels"])
     labels = params.read_jsonl(labels_path)
-    calls = {(r["archive"], r["name"]): r for r in params.read_jsonl("data/output/calls.jsonl")}
+    rows = params.read_jsonl("data/output/calls.jsonl")
+    calls = {(r["archive"], r["name"]): r for r in rows}
     pairs, missing, filtered, der, stereo = [], [], 0, {}, {}
     for lab in labels:
         call = calls.get((lab["archive"], lab["file"]))
@@ -41,6 +42,15 @@ def main():
         "stereo_channel_wer": round(sum(stereo.values()) / len(stereo), 4) if stereo else None, "stereo_calls": len(stereo),
     })
     params.write_json("data/eval/der_details.json", {"rttm": der, "stereo_channel_wer": stereo})
+    top = summary(metrics, params.load_json("metrics/der.json"), rows, params.load_json("metrics/transcribe.json"))
+    params.write_json("metrics/summary.json", top)
+    # Per experiment (`dvc plots diff`): WER against speed; and how long each stage's last run took.
+    plots.write_json("plots/quality.json", [{"speed": top["speed"], "wer": top["wer"]}])
+    order = ["extract", "profile", "filter", *(f"transcribe@{s}" for s in p["shards"]), "merge"]
+    times = plots.stage_times(order)
+    plots.write_json("plots/stage_seconds.json", times)
+    plots.bar_png("plots/stage_seconds.png", [t["stage"] for t in times], [t["seconds"] for t in times],
+                  "stage", "seconds", "time per stage (last run)")
     print(f"evaluate: WER {metrics.get('wer', 0):.2%}, CER {metrics.get('cer', 0):.2%} on {metrics['scored_files']} files"
           + (f"; DER {errors / speech:.2%} on {len(der)} calls" if speech else "")
           + (f"; {len(missing)} labelled files not transcribed: {', '.join(missing[:5])}" if missing else ""))

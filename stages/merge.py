@@ -1,20 +1,25 @@
 """Stage merge: all shards -> data/output/calls.jsonl, per-call files, metrics/transcribe.json."""
 
+import time
 from pathlib import Path
 
-from callscribe import params
+from callscribe import params, plots
 from callscribe.merge import merge
 
 
 def main():
+    started = time.perf_counter()
     p = params.load()
     profile = params.read_jsonl("data/profile.jsonl")
     selected = {shard: params.read_jsonl(f"data/selected/{shard}.jsonl") for shard in p["shards"]}
-    dropped = {r["id"]: r["reason"] for r in params.read_jsonl("data/filtered_out.jsonl")}
-    rows, metrics = merge(profile, selected, dropped, Path("data/transcripts"), Path("data/output"), p["merge"]["formats"])
+    out = params.read_jsonl("data/filtered_out.jsonl")
+    dropped = {r["id"]: r["reason"] for r in out}
+    duplicate_of = {r["id"]: r["duplicate_of"] for r in out if r.get("duplicate_of")}
+    rows, metrics = merge(profile, selected, dropped, Path("data/transcripts"), Path("data/output"), p["merge"]["formats"], duplicate_of)
     params.write_jsonl("data/output/calls.jsonl", rows)
     params.write_json("metrics/transcribe.json", metrics)
     print(f"merge: {metrics['by_status']}")
+    plots.record_time("merge", started)
 
 
 if __name__ == "__main__":

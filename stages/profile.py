@@ -1,17 +1,18 @@
-"""Stage profile: every WAV under data/audio -> data/profile.jsonl, metrics/profile.json, plots/durations.csv."""
+"""Stage profile: every WAV under data/audio -> data/profile.jsonl, metrics/profile.json, the call-length histogram."""
 
 import os
+import time
 from collections import Counter
 from pathlib import Path
 
-from callscribe import params
+from callscribe import params, plots
 from callscribe.profile import profile_tree
 
 OUT = Path("data/profile.jsonl")
-EDGES = [0, 0.1, 0.5, 1, 2, 5, 10, 20, 30, 60, 90, float("inf")]  # minutes
 
 
 def main():
+    started = time.perf_counter()
     workers = params.load()["profile"].get("workers") or os.cpu_count() or 1
     # The output persists between runs, so unchanged files are not hashed and decoded again.
     previous = params.read_jsonl(OUT) if OUT.exists() else []
@@ -29,13 +30,13 @@ def main():
         "unreadable": sum(1 for r in rows if not r["readable"]),
         "unnamed": sum(1 for r in rows if r["date"] is None),
     })
-    # Duration histogram for `dvc plots show`.
-    labels = [f"{a:g}-{b:g}" if b != float("inf") else f">{a:g}" for a, b in zip(EDGES, EDGES[1:])]
-    counts = Counter(next(lab for lab, b in zip(labels, EDGES[1:]) if r["duration"] / 60 < b) for r in rows)
-    Path("plots").mkdir(exist_ok=True)
-    with open("plots/durations.csv", "w") as f:
-        f.write("minutes,calls\n" + "".join(f"{lab},{counts.get(lab, 0)}\n" for lab in labels))
+    # Call-length histogram: data for `dvc plots show`, and a PNG that shows offline.
+    bins = plots.histogram([r["duration"] for r in rows])
+    plots.write_json("plots/durations.json", bins)
+    plots.bar_png("plots/durations.png", [b["minutes"] for b in bins], [b["calls"] for b in bins],
+                  "call length (minutes)", "calls", f"{len(rows)} calls by length")
     print(f"profile: {len(rows)} files, {hours:.2f} h ({new} newly profiled)")
+    plots.record_time("profile", started)
 
 
 if __name__ == "__main__":

@@ -5,8 +5,9 @@ so an interrupted run resumes where it stopped.
 """
 
 import sys
+import time
 
-from callscribe import params
+from callscribe import params, plots
 from callscribe.models import ModelError, check_model
 from callscribe.outputs import OutputError
 from callscribe.settings import TranscribeSettings
@@ -14,6 +15,7 @@ from callscribe.transcribe import Job, run
 
 
 def main():
+    started = time.perf_counter()
     shard = sys.argv[1]
     settings = TranscribeSettings.from_params(params.load()["transcribe"])
     try:
@@ -30,6 +32,7 @@ def main():
     except OutputError as e:
         sys.exit(f"transcribe@{shard}: {e}")
     print(f"transcribe@{shard}: {dict(summary.counts)} written, {summary.skipped} already done")
+    plots.record_time(f"transcribe@{shard}", started)
 
 
 if __name__ == "__main__":
