@@ -43,7 +43,7 @@ def main():
     })
     params.write_json("data/eval/der_details.json", {"rttm": der, "stereo_channel_wer": stereo})
     top = summary(metrics, params.load_json("metrics/der.json"), rows, params.load_json("metrics/transcribe.json"))
-    params.write_json("metrics/summary.json", top)
+    params.write_json("metrics.json", top)
     # Per experiment (`dvc plots diff`): WER against speed; and how long each stage's last run took.
     plots.write_json("plots/quality.json", [{"speed": top["speed"], "wer": top["wer"]}])
     order = ["extract", "profile", "filter", *(f"transcribe@{s}" for s in p["shards"]), "merge"]

@@ -87,7 +87,7 @@ def _burn(stop):
 
 @pytest.mark.slow
 def test_speed_counts_worker_cpu_time_which_other_load_hardly_moves(sample_audio):
-    """The speed in metrics/summary.json is audio seconds per worker CPU-second: two busy processes
+    """The speed in metrics.json is audio seconds per worker CPU-second: two busy processes
     beside the worker stretch its wall time but not its CPU time."""
     settings = TranscribeSettings(engine="faster-whisper", model="tiny.en", workers=1, diarize=False).resolved()
     engine = load_engine(settings)
