@@ -120,6 +120,16 @@ def cmd_shards(args) -> int:
     return 0
 
 
+def cmd_prune(args) -> int:
+    """Trim the transcripts kept for earlier settings (callscribe.store) to the last --keep settings used."""
+    from callscribe.store import Store
+
+    for folder in args.folders:
+        removed = Store(folder).prune(args.keep)
+        print(f"callscribe: {folder}: removed the transcripts of {len(removed)} earlier settings, kept the last {args.keep}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="callscribe", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -146,9 +156,14 @@ def main(argv: list[str] | None = None) -> int:
     sh.add_argument("--propose", action="store_true", help="print shard lines (one per month) for calls no shard covers")
     sh.add_argument("--params", default="params.yaml")
     sh.add_argument("--profile", default="data/profile.jsonl")
+    pr = sub.add_parser("prune", help="trim the transcripts kept for earlier settings (OUT/store/) to the last N settings")
+    pr.add_argument("folders", nargs="+", metavar="FOLDER", help="output folders, e.g. data/transcripts/2025-09a")
+    pr.add_argument("--keep", type=int, default=1, help="settings to keep, most recently used first (default 1: only the latest)")
     args = parser.parse_args(argv)
     if args.command == "shards":
         return cmd_shards(args)
+    if args.command == "prune":
+        return cmd_prune(args)
     try:
         return cmd_transcribe(args)
     except KeyboardInterrupt:

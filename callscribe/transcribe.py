@@ -10,6 +10,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import ctypes
 import functools
+import json
 import multiprocessing
 import signal
 import sys
@@ -29,6 +30,7 @@ from callscribe.journal import Journal, is_done
 from callscribe.outputs import check_writable, output_error, remove_stale_temp_files, write_transcript
 from callscribe.records import Segment, Transcript, Word
 from callscribe.settings import TranscribeSettings
+from callscribe.store import KEEP_SETTINGS, Store
 
 
 @dataclass
@@ -43,6 +45,7 @@ class Job:
 class Summary:
     counts: Counter = field(default_factory=Counter)  # status -> files written this run
     skipped: int = 0
+    restored: int = 0  # made before with these settings (an earlier experiment): taken from the store, not decoded
     audio_seconds: float = 0.0
     wall_seconds: float = 0.0
     interrupted: bool = False
@@ -395,6 +398,13 @@ def run(
         return summary
     check_writable(out_dir)  # a read-only or full folder fails now, not after the model has loaded
     remove_stale_temp_files(out_dir)  # left by a kill in the middle of a write
+    store = Store(out_dir)
+    store.touch(settings_hash)
+    if resume:  # without it, everything is decoded again
+        todo = [j for j in todo if not _restore(store, journal, out_dir, j, done.get(j.id), settings_hash, formats, summary)]
+    if not todo:
+        store.prune(KEEP_SETTINGS)
+        return summary
 
     bar = tqdm(
         total=sum(j.duration for j in todo), unit="audio-s", desc=desc, dynamic_ncols=True,
@@ -409,7 +419,8 @@ def run(
                 write_transcript(Transcript.from_dict(transcript), out_dir / job.id, formats)
                 record["json"] = f"{job.id}.json"
             record["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-            journal.append(record)  # last: a record exists only once its outputs do
+            journal.append(record)  # a record exists only once its outputs do
+            store.put(record, transcript)  # so that returning to these settings later costs no decoding
         except OSError as e:  # full disk, read-only: every later file would fail alike, so stop
             raise output_error(out_dir, e) from e
         summary.counts[record["status"]] += 1
@@ -457,7 +468,34 @@ def run(
         summary.wall_seconds = time.perf_counter() - t0
         if not summary.interrupted:
             pool.shutdown()
+            store.prune(KEEP_SETTINGS)
     return summary
+
+
+def _restore(store: Store, journal: Journal, out_dir: Path, job: Job, previous: dict | None, settings_hash: str, formats,
+             summary: Summary) -> bool:
+    """Take the call's transcript from the store when these settings made it before; True if done so.
+    First, the transcript the journal holds for other settings goes into the store (it is about to be
+    overwritten), so that going back to those settings costs nothing either, also for outputs made
+    before the store existed."""
+    if previous and previous.get("sha256") == job.sha256 and previous.get("json") and previous.get("settings_hash") != settings_hash:
+        if store.get(job.sha256, previous["settings_hash"]) is None and (out_dir / previous["json"]).exists():
+            store.put(previous, json.loads((out_dir / previous["json"]).read_text(encoding="utf-8")))
+    kept = store.get(job.sha256, settings_hash)
+    if kept is None:
+        return False
+    record = {"id": job.id, "path": job.path, **kept["record"], "restored": True}
+    try:
+        if kept["transcript"] is not None:
+            write_transcript(Transcript.from_dict(kept["transcript"]), out_dir / job.id, formats)
+            record["json"] = f"{job.id}.json"
+        record["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        journal.append(record)
+    except OSError as e:
+        raise output_error(out_dir, e) from e
+    summary.restored += 1
+    summary.counts[record["status"]] += 1
+    return True
 
 
 def _stop(pool) -> None:

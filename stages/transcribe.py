@@ -31,7 +31,8 @@ def main():
         sys.exit("transcribe: interrupted; finished calls are saved, `dvc repro` resumes")
     except OutputError as e:
         sys.exit(f"transcribe@{shard}: {e}")
-    print(f"transcribe@{shard}: {dict(summary.counts)} written, {summary.skipped} already done")
+    print(f"transcribe@{shard}: {dict(summary.counts)} written ({summary.restored} of them restored from earlier settings, "
+          f"not decoded), {summary.skipped} already done")
     plots.record_time(f"transcribe@{shard}", started)
 
 
