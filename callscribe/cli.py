@@ -11,6 +11,11 @@ from pathlib import Path
 from callscribe.models import ModelError
 from callscribe.outputs import FORMATS, OutputError
 
+
+class UsageError(Exception):
+    """A setting or format the user gave cannot work; the message names it and the choices."""
+
+
 # Heavy modules (numpy, the model) are imported inside main, so a Ctrl-C at any moment gets a clean exit.
 INPUT_SUFFIXES = {".wav", ".flac", ".mp3", ".ogg", ".m4a"}
 
@@ -53,7 +58,7 @@ def collect_jobs(inputs: list[str]) -> list:
 def cmd_transcribe(args) -> int:
     from callscribe.journal import Journal
     from callscribe.models import check_model
-    from callscribe.outputs import atomic_write, output_error
+    from callscribe.outputs import atomic_write, check_formats, output_error
     from callscribe.settings import TranscribeSettings
     from callscribe.transcribe import run
 
@@ -69,15 +74,20 @@ def cmd_transcribe(args) -> int:
         params["compute_type"] = args.compute_type
     if args.aligner is not None:
         params["aligner"] = args.aligner
-    settings = TranscribeSettings.from_params(params)
+    try:  # settings, formats and model are checked before any work: a typo costs nothing
+        settings = TranscribeSettings.from_params(params)
+        formats = check_formats(args.formats.split(","))
+    except ValueError as e:
+        raise UsageError(str(e)) from None
     check_model(settings)
-    formats = [f.strip() for f in args.formats.split(",") if f.strip()]
     jobs = collect_jobs(args.inputs)
     out = Path(args.output)
     print(f"callscribe: {len(jobs)} files, {sum(j.duration for j in jobs) / 3600:.2f} h; {settings.engine} {settings.model}, "
           f"{settings.workers} worker(s)", file=sys.stderr)
     summary = run(jobs, out, settings, resume=args.resume, formats=formats)
-    print(f"callscribe: {dict(summary.counts)} written, {summary.skipped} already done (--resume)", file=sys.stderr)
+    done = f", {summary.skipped} already done (--resume)" if args.resume else ""
+    restored = f" ({summary.restored} restored from earlier settings, not decoded)" if summary.restored else ""
+    print(f"callscribe: {dict(summary.counts)} written{restored}{done}", file=sys.stderr)
     entries = Journal(out / "journal.jsonl").entries()
     if args.manifest:
         rows = []
@@ -139,7 +149,8 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--manifest", action="store_true", help="also write OUT/manifest.jsonl: one line per input with status and text")
     t.add_argument("--resume", action="store_true", help="skip files the journal has done with the same audio and settings")
     t.add_argument("--timestamps", action=argparse.BooleanOptionalAction, default=True, help="word-level timestamps (default on)")
-    t.add_argument("--formats", default="json,txt", help=f"comma-separated, from {','.join(FORMATS)} (default json,txt)")
+    t.add_argument("--formats", default="json,txt",
+                   help=f"comma-separated, from {','.join(FORMATS)} (default json,txt; rttm is also written for every diarized file)")
     t.add_argument("--engine", default="auto", help="auto, faster-whisper or mlx-qwen3-asr")
     t.add_argument("--model", default="auto", help="auto, base (bundled), a local model folder or a hub id")
     t.add_argument("--compute-type", help="int8 (default), float16, ...; mlx-qwen3-asr also int4")
@@ -169,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\ncallscribe: interrupted; finished files are saved, rerun with --resume to go on", file=sys.stderr)
         return 130
-    except (OutputError, ModelError) as e:
+    except (OutputError, ModelError, UsageError) as e:  # the message says what to do; a traceback would bury it
         print(f"callscribe: error: {e}", file=sys.stderr)
         return 2
     finally:

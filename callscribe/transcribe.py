@@ -311,7 +311,9 @@ def _init_worker(settings: TranscribeSettings) -> None:
 
 def _work(jobs: list[Job], settings: TranscribeSettings):
     if _LOAD_ERROR is not None:
-        raise RuntimeError(f"model {settings.model!r} ({settings.engine}) failed to load: {_LOAD_ERROR}")
+        from callscribe.models import ModelError
+
+        raise ModelError(f"model {settings.model!r} ({settings.engine}) failed to load: {_LOAD_ERROR}")
     return [(record, t.to_dict() if t else None) for record, t in transcribe_files(_ENGINE, jobs, settings)]
 
 

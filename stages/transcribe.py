@@ -29,7 +29,7 @@ def main():
         summary = run(jobs, f"data/transcripts/{shard}", settings, desc=f"transcribe@{shard}")
     except KeyboardInterrupt:
         sys.exit("transcribe: interrupted; finished calls are saved, `dvc repro` resumes")
-    except OutputError as e:
+    except (OutputError, ModelError) as e:
         sys.exit(f"transcribe@{shard}: {e}")
     print(f"transcribe@{shard}: {dict(summary.counts)} written ({summary.restored} of them restored from earlier settings, "
           f"not decoded), {summary.skipped} already done")
