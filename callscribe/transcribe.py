@@ -12,6 +12,7 @@ import ctypes
 import functools
 import json
 import multiprocessing
+import queue as queue_module
 import signal
 import sys
 import time
@@ -137,6 +138,7 @@ def _transcribe_mono(engine, mono: np.ndarray, settings: TranscribeSettings) -> 
         segments += [s.shifted(offset) for s in segs]
         if len(cuts) > 1:
             release_memory()
+            _piece_done((end - start) / SAMPLE_RATE)
     text = " ".join(s.text for s in segments if s.text).strip()
     return Transcript(text=text, language=language, duration=round(duration, 3), segments=segments), warnings
 
@@ -238,6 +240,7 @@ def transcribe_files(engine, jobs: list[Job], settings: TranscribeSettings) -> l
     """Calls -> (journal record, transcript or None) each. Never raises for bad audio.
 
     Several short mono calls are packed together when the engine supports it."""
+    global _JOB_ID
     t0, model_t0 = time.perf_counter(), getattr(engine, "model_seconds", 0.0)
     cpu0 = time.process_time()  # CPU time of this worker: unlike wall time, other load on the machine hardly moves it
     base = {"engine": engine.name, "model": engine.model, "versions": {"callscribe": __version__, **engine.versions},
@@ -261,12 +264,14 @@ def transcribe_files(engine, jobs: list[Job], settings: TranscribeSettings) -> l
     for i, audio in enumerate(audios):
         if audio is None or i in results:
             continue
+        _JOB_ID = jobs[i].id
         try:
             results[i] = transcribe_audio(engine, audio, settings)
         except Exception as e:  # noqa: BLE001 - one file's failure (MemoryError, a decoder error) must not stop the run
             records[i].update(status="error", audio_seconds=0.0, warnings=[], reason=(
                 f"transcription failed on {jobs[i].path} ({type(e).__name__}: {e}); if it ran out of memory lower "
                 "transcribe.max_chunk_minutes or transcribe.workers, else check that the file plays"))
+    _JOB_ID = None
     out = []
     total_audio = sum(t.duration for t, _ in results.values()) or 1.0
     wall = time.perf_counter() - t0
@@ -294,11 +299,20 @@ def transcribe_file(engine, job: Job, settings: TranscribeSettings) -> tuple[dic
 
 _ENGINE = None
 _LOAD_ERROR: Exception | None = None
+_PROGRESS = None  # takes (call id, audio seconds) after each piece of a long call: the progress bar moves within it
+_JOB_ID: str | None = None  # the call being transcribed, for _PROGRESS
 
 
-def _init_worker(settings: TranscribeSettings) -> None:
-    global _ENGINE, _LOAD_ERROR
+def _piece_done(seconds: float) -> None:
+    if _PROGRESS is not None and _JOB_ID is not None:
+        _PROGRESS((_JOB_ID, seconds))
+
+
+def _init_worker(settings: TranscribeSettings, progress=None) -> None:
+    global _ENGINE, _LOAD_ERROR, _PROGRESS
     from callscribe.engines import load_engine
+
+    _PROGRESS = progress.put if hasattr(progress, "put") else progress  # a queue to the parent, or a callback here
 
     if multiprocessing.parent_process() is not None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops us
@@ -320,8 +334,9 @@ def _work(jobs: list[Job], settings: TranscribeSettings):
 class _InProcessPool:
     """The same interface as a process pool, for one worker: the model lives in this process."""
 
-    def __init__(self, settings):
-        _init_worker(settings)
+    def __init__(self, settings, progress=None):
+        _init_worker(settings, progress)
+        self.progress = None  # reported straight to the callback
 
     def submit(self, fn, *args):
         f = cf.Future()
@@ -348,12 +363,26 @@ def _submit(pool, jobs: list[Job], settings: TranscribeSettings) -> cf.Future:
         signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
-def _pool(settings: TranscribeSettings, n_jobs: int):
+def _pool(settings: TranscribeSettings, n_jobs: int, progress=None):
+    """Workers for `settings`; `progress` gets (call id, audio seconds) for each piece of a long call."""
     if settings.workers <= 1 or n_jobs <= 1:
-        return _InProcessPool(settings)
+        return _InProcessPool(settings, progress)
     # spawn, never fork: fork corrupts Metal contexts on macOS and copies big parents.
     ctx = multiprocessing.get_context("spawn")
-    return cf.ProcessPoolExecutor(min(settings.workers, n_jobs), mp_context=ctx, initializer=_init_worker, initargs=(settings,))
+    pieces_done = ctx.Queue()
+    pool = cf.ProcessPoolExecutor(min(settings.workers, n_jobs), mp_context=ctx, initializer=_init_worker, initargs=(settings, pieces_done))
+    pool.progress = pieces_done
+    return pool
+
+
+def _drain(pool, progress) -> None:
+    """Pass on what the workers reported since the last look."""
+    q = getattr(pool, "progress", None)
+    while q is not None:
+        try:
+            progress(q.get_nowait())
+        except (queue_module.Empty, OSError, ValueError):
+            return
 
 
 # --- many calls -----------------------------------------------------------------------------
@@ -427,11 +456,20 @@ def run(
             raise output_error(out_dir, e) from e
         summary.counts[record["status"]] += 1
         summary.audio_seconds += record["audio_seconds"]
-        bar.update(min(job.duration, bar.total - bar.n))
+        bar.update(max(0.0, min(job.duration - advanced.pop(job.id, 0.0), bar.total - bar.n)))
         bar.set_postfix_str(" ".join(f"{k}={v}" for k, v in sorted(summary.counts.items())), refresh=False)
 
+    duration_of, advanced = {j.id: j.duration for j in todo}, Counter()
+
+    def advance(item) -> None:  # a piece of a long call is done: move the bar by it (never past the call)
+        job_id, seconds = item
+        step = min(seconds, duration_of.get(job_id, 0.0) - advanced[job_id], bar.total - bar.n)
+        if step > 0:
+            advanced[job_id] += step
+            bar.update(step)
+
     queue, suspects = list(reversed(groups(todo, settings.pack_seconds))), []
-    pool = _pool(settings, len(queue))
+    pool = _pool(settings, len(queue), advance)
     try:
         while queue or suspects:
             # After a worker died, run the files it may have held one at a time to find the culprit.
@@ -442,7 +480,8 @@ def run(
                 while batch and len(running) < limit:
                     group = batch.pop()
                     running[_submit(pool, group, settings)] = group
-                finished, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
+                finished, _ = cf.wait(running, timeout=0.5, return_when=cf.FIRST_COMPLETED)
+                _drain(pool, advance)
                 for fut in finished:
                     group = running.pop(fut)
                     try:
@@ -459,7 +498,7 @@ def run(
                 if broken:
                     suspects += [[job] for group in running.values() for job in group]
                     pool.shutdown(wait=False, cancel_futures=True)
-                    pool = _pool(settings, 2)
+                    pool = _pool(settings, 2, advance)
                     break
     except BaseException:  # Ctrl-C, an unwritable output folder: stop the workers now, not after their files
         summary.interrupted = True
