@@ -24,6 +24,7 @@ repro: setup
 	PATH="$(abspath $(BIN)):$$PATH" bash scripts/repro.sh
 
 test: setup system
+	$(BIN)/ruff check .
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest
 
 bench: setup

@@ -11,14 +11,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from callscribe.engines import ModelError
 from callscribe.settings import TranscribeSettings
+
+__all__ = ["ModelError", "check_model"]
 
 # What a local folder must hold for each engine to load it.
 FOLDER_FILES = {"faster-whisper": ("model.bin", "config.json"), "mlx-qwen3-asr": ("config.json",)}
-
-
-class ModelError(Exception):
-    """The model named in the settings cannot be loaded here; the message lists what works."""
 
 
 def bundled_names() -> list[str]:

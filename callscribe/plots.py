@@ -11,7 +11,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from callscribe.outputs import atomic_write
+from callscribe.fileio import atomic_write
 
 EDGES = [0, 0.1, 0.5, 1, 2, 5, 10, 20, 30, 60, 90, float("inf")]  # minutes
 TIMES = Path("plots/time")  # one small file per stage: how long its last run took

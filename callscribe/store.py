@@ -17,7 +17,7 @@ import shutil
 import time
 from pathlib import Path
 
-from callscribe.outputs import atomic_write
+from callscribe.fileio import atomic_write
 
 KEEP_SETTINGS = 4  # settings whose transcripts are kept: today's and the last three tried
 STORE = "store"

@@ -1,49 +1,37 @@
 """Stage evaluate: WER and CER of the transcripts on the labelled subset -> metrics/wer.json;
-who-said-what on the labelled calls with speaker turns (RTTM) or channels -> metrics/der.json."""
+who-said-what on the labelled calls with speaker turns (RTTM) or channels -> metrics/der.json;
+the figures that matter -> metrics.json; WER against speed and time per stage -> plots/."""
 
 import json
 from pathlib import Path
 
 from callscribe import params, plots
-from callscribe.evaluate import channel_wer, diarization_error, load_turns, score, summary
+from callscribe.evaluate import pair, score, summary
+from callscribe.fileio import read_jsonl, write_json, write_jsonl
+from callscribe.settings import TranscribeSettings
 
 
 def main():
     p = params.load()
     labels_path = Path(p["evaluate"]["labels"])
-    labels = params.read_jsonl(labels_path)
-    rows = params.read_jsonl("data/output/calls.jsonl")
-    calls = {(r["archive"], r["name"]): r for r in rows}
-    pairs, missing, filtered, der, stereo = [], [], 0, {}, {}
-    for lab in labels:
-        call = calls.get((lab["archive"], lab["file"]))
-        if call is not None and call["status"] == "filtered":  # left out on purpose (filter params)
-            filtered += 1
-            continue
-        if call is None or call["status"] not in ("ok", "no_speech"):
-            missing.append(lab["file"])
-            continue
-        pairs.append((call["id"], lab["text"], call["text"] or ""))
-        stem = Path("data/output/transcripts") / call["id"]
-        if lab.get("rttm") and Path(f"{stem}.rttm").exists():
-            der[call["id"]] = diarization_error(load_turns(labels_path.parent / lab["rttm"]), load_turns(f"{stem}.rttm"),
-                                                  uem=(0.0, call["duration"]))
-        if lab.get("channel_texts") and Path(f"{stem}.json").exists():
-            segments = json.loads(Path(f"{stem}.json").read_text(encoding="utf-8"))["segments"]
-            stereo[call["id"]] = channel_wer(lab["channel_texts"], segments, p["transcribe"].get("channel_names") or ["agent", "caller"])
-    metrics, details = score(pairs)
-    metrics.update(filtered=filtered, missing=len(missing))
-    params.write_json("metrics/wer.json", metrics)
-    params.write_jsonl("data/eval/wer_details.jsonl", details)
+    channel_names = p["transcribe"].get("channel_names") or TranscribeSettings().channel_names
+    calls = read_jsonl("data/output/calls.jsonl")
+    paired = pair(read_jsonl(labels_path), calls, labels_path.parent, Path("data/output/transcripts"), channel_names)
+    der, stereo, missing = paired.der, paired.stereo, paired.missing
+    metrics, details = score(paired.texts)
+    metrics.update(filtered=paired.filtered, missing=len(missing))
+    write_json("metrics/wer.json", metrics)
+    write_jsonl("data/eval/wer_details.jsonl", details)
     speech = sum(d["speech_s"] for d in der.values())
     errors = sum(d["missed_s"] + d["false_alarm_s"] + d["confusion_s"] for d in der.values())
-    params.write_json("metrics/der.json", {
+    der_metrics = {
         "der": round(errors / speech, 4) if speech else None, "calls": len(der),
         "stereo_channel_wer": round(sum(stereo.values()) / len(stereo), 4) if stereo else None, "stereo_calls": len(stereo),
-    })
-    params.write_json("data/eval/der_details.json", {"rttm": der, "stereo_channel_wer": stereo})
-    top = summary(metrics, params.load_json("metrics/der.json"), rows, params.load_json("metrics/transcribe.json"))
-    params.write_json("metrics.json", top)
+    }
+    write_json("metrics/der.json", der_metrics)
+    write_json("data/eval/der_details.json", {"rttm": der, "stereo_channel_wer": stereo})
+    top = summary(metrics, der_metrics, calls, json.loads(Path("metrics/transcribe.json").read_text(encoding="utf-8")))
+    write_json("metrics.json", top)
     # Per experiment (`dvc plots diff`): WER against speed; and how long each stage's last run took.
     plots.write_json("plots/quality.json", [{"speed": top["speed"], "wer": top["wer"]}])
     order = ["extract", "profile", "filter", *(f"transcribe@{s}" for s in p["shards"]), "merge"]

@@ -1,4 +1,4 @@
-"""Stage filter: choose the calls to transcribe and split them into date-range shards."""
+"""Stage filter: choose the calls to transcribe (each audio once) and split them into date-range shards."""
 
 import sys
 import time
@@ -6,6 +6,7 @@ from collections import Counter
 from pathlib import Path
 
 from callscribe import params, plots
+from callscribe.fileio import read_jsonl, write_json, write_jsonl
 from callscribe.selection import FilterParams, choose, propose_shards, shard_lines
 
 
@@ -13,7 +14,7 @@ def main():
     started = time.perf_counter()
     p = params.load()
     fp = FilterParams(**p["filter"])
-    rows = params.read_jsonl("data/profile.jsonl")
+    rows = read_jsonl("data/profile.jsonl")
     sel = choose(rows, p["shards"], fp)
     if sel.unsharded:  # a new month without a shard: stop, rather than drop its calls quietly
         dates = Counter(r["date"] for r in sel.unsharded)
@@ -27,13 +28,13 @@ def main():
     for old in out.glob("*.jsonl"):
         old.unlink()
     for shard, kept in sel.shards.items():
-        params.write_jsonl(out / f"{shard}.jsonl", [{k: r[k] for k in ("id", "path", "sha256", "duration", "date")} for r in kept])
+        write_jsonl(out / f"{shard}.jsonl", [{k: r[k] for k in ("id", "path", "sha256", "duration", "date")} for r in kept])
     dropped = [{"id": r["id"], "reason": sel.dropped[r["id"]]} for r in rows if r["id"] in sel.dropped]
     for d in dropped:
         if d["id"] in sel.duplicate_of:
             d["duplicate_of"] = sel.duplicate_of[d["id"]]
-    params.write_jsonl("data/filtered_out.jsonl", dropped)
-    params.write_json("metrics/filter.json", sel.metrics)
+    write_jsonl("data/filtered_out.jsonl", dropped)
+    write_json("metrics/filter.json", sel.metrics)
     print(f"filter: kept {sel.metrics['kept']} of {sel.metrics['files']}; dropped {sel.metrics['dropped_by_reason']}")
     plots.record_time("filter", started)
 

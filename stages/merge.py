@@ -4,20 +4,21 @@ import time
 from pathlib import Path
 
 from callscribe import params, plots
+from callscribe.fileio import read_jsonl, write_json, write_jsonl
 from callscribe.merge import merge
 
 
 def main():
     started = time.perf_counter()
     p = params.load()
-    profile = params.read_jsonl("data/profile.jsonl")
-    selected = {shard: params.read_jsonl(f"data/selected/{shard}.jsonl") for shard in p["shards"]}
-    out = params.read_jsonl("data/filtered_out.jsonl")
+    profile = read_jsonl("data/profile.jsonl")
+    selected = {shard: read_jsonl(f"data/selected/{shard}.jsonl") for shard in p["shards"]}
+    out = read_jsonl("data/filtered_out.jsonl")
     dropped = {r["id"]: r["reason"] for r in out}
     duplicate_of = {r["id"]: r["duplicate_of"] for r in out if r.get("duplicate_of")}
     rows, metrics = merge(profile, selected, dropped, Path("data/transcripts"), Path("data/output"), p["merge"]["formats"], duplicate_of)
-    params.write_jsonl("data/output/calls.jsonl", rows)
-    params.write_json("metrics/transcribe.json", metrics)
+    write_jsonl("data/output/calls.jsonl", rows)
+    write_json("metrics/transcribe.json", metrics)
     print(f"merge: {metrics['by_status']}")
     plots.record_time("merge", started)
 

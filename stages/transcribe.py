@@ -8,10 +8,12 @@ import sys
 import time
 
 from callscribe import params, plots
+from callscribe.calls import Job
+from callscribe.fileio import read_jsonl
 from callscribe.models import ModelError, check_model
 from callscribe.outputs import OutputError
+from callscribe.runner import run
 from callscribe.settings import TranscribeSettings
-from callscribe.transcribe import Job, run
 
 
 def main():
@@ -22,7 +24,7 @@ def main():
         check_model(settings)  # a name that cannot load here stops now, not in every worker
     except ModelError as e:
         sys.exit(f"transcribe@{shard}: {e}")
-    jobs = [Job(r["id"], r["path"], r["sha256"], r["duration"]) for r in params.read_jsonl(f"data/selected/{shard}.jsonl")]
+    jobs = [Job(r["id"], r["path"], r["sha256"], r["duration"]) for r in read_jsonl(f"data/selected/{shard}.jsonl")]
     print(f"transcribe@{shard}: {len(jobs)} calls, {sum(j.duration for j in jobs) / 3600:.2f} h; "
           f"{settings.engine} {settings.model}, {settings.workers} worker(s)", flush=True)
     try:

@@ -3,9 +3,10 @@
 import pytest
 from tqdm import tqdm
 
-import callscribe.transcribe as transcribe
+import callscribe.runner as runner
+from callscribe.calls import Job
+from callscribe.runner import run
 from callscribe.settings import TranscribeSettings
-from callscribe.transcribe import Job, run
 from tests.helpers import find_sample
 
 LONG_CALL, JFK = "1758833185", "1758662274"  # 300 s of read speech; 11 s
@@ -22,7 +23,7 @@ class RecordingBar(tqdm):
 @pytest.mark.slow
 @pytest.mark.parametrize("workers", [1, 2])  # in this process, and through the worker processes' queue
 def test_the_bar_advances_per_piece_of_a_long_call(sample_audio, tmp_path, monkeypatch, workers):
-    monkeypatch.setattr(transcribe, "tqdm", RecordingBar)
+    monkeypatch.setattr(runner, "tqdm", RecordingBar)
     RecordingBar.steps = []
     long_call, short = find_sample(sample_audio, LONG_CALL), find_sample(sample_audio, JFK)
     jobs = [Job("long", str(long_call), "a", 300.0), Job("short", str(short), "b", 11.0)]

@@ -7,6 +7,7 @@ import time
 import pytest
 
 from callscribe import plots
+from callscribe.calls import Job, transcribe_files
 from callscribe.engines import load_engine
 from callscribe.evaluate import summary
 from callscribe.journal import Journal
@@ -15,7 +16,6 @@ from callscribe.outputs import write_transcript
 from callscribe.records import Segment, Transcript
 from callscribe.selection import FilterParams, choose, propose_shards, shard_lines
 from callscribe.settings import TranscribeSettings
-from callscribe.transcribe import Job, transcribe_files
 from tests.helpers import find_sample
 
 SHARDS = {"2025-09a": {"start": "2025-09-01", "end": "2025-09-15"}, "2025-09b": {"start": "2025-09-16", "end": "2025-09-30"}}
@@ -95,7 +95,7 @@ def test_speed_counts_worker_cpu_time_which_other_load_hardly_moves(sample_audio
 
     def measure():
         records = [transcribe_files(engine, [job], settings)[0][0] for _ in range(3)]
-        return min(r["cpu_seconds"] for r in records), min(r["wall_seconds"] for r in records)
+        return min(r.cpu_seconds for r in records), min(r.wall_seconds for r in records)
 
     measure()  # warm up
     quiet_cpu, quiet_wall = measure()

@@ -6,9 +6,10 @@ import time
 
 import pytest
 
+from callscribe.calls import Job
+from callscribe.runner import run
 from callscribe.settings import TranscribeSettings
 from callscribe.store import Store
-from callscribe.transcribe import Job, run
 from tests.helpers import find_sample
 
 CALLS = ("1758662274", "1757258616", "1756904127")  # jfk, the silent call, one more
