@@ -92,7 +92,7 @@ def test_metrics_and_experiments_read_at_80_columns(experiment):
     shown = dvc(project, "metrics", "show", env={"COLUMNS": "80"})
     assert max(map(len, shown.splitlines())) <= 80 and "…" not in shown
     assert sorted(shown.splitlines()[0].split()) == sorted(["Path", "wer", "cer", "der", "hours", "calls", "errors", "speed"])
-    table = dvc(project, "exp", "show", "--only-changed", "--drop", "Created|/", env={"COLUMNS": "80"})  # as the README says
+    table = dvc(project, "exp", "show", "--only-changed", "--drop", "Created|.*/.*", env={"COLUMNS": "80"})  # as the README says
     header = next(line for line in table.splitlines() if "Experiment" in line)
     for column in ("wer", "cer", "speed", "transcribe.model"):
         assert column in header, table
