@@ -10,6 +10,9 @@ import concurrent.futures as cf
 import multiprocessing
 import queue
 import signal
+import threading
+
+from tqdm import tqdm
 
 from callscribe.calls import Job, transcribe_files
 from callscribe.engines import Engine, ModelError, load_engine
@@ -27,6 +30,9 @@ def _init_worker(settings: TranscribeSettings, progress=None) -> None:
     report_pieces(progress.put if hasattr(progress, "put") else progress)
     if multiprocessing.parent_process() is not None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops us
+        # tqdm (used inside the model libraries) would create a multiprocessing lock here: a semaphore that a
+        # worker stopped by `stop` never releases, which Python reports at exit as "leaked semaphore objects".
+        tqdm.set_lock(threading.RLock())
     try:
         _ENGINE = load_engine(settings)
     except Exception as e:  # noqa: BLE001 - reported by the first task, with the file it was for

@@ -1,7 +1,10 @@
 """Small things a user of the CLI hit (issue 10, #8): formats, the resume line, a model that fails to load, TXT."""
 
+import os
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -69,3 +72,22 @@ def test_txt_has_timestamps_and_one_line_per_turn():
         "[01:01:11] [agent] Thanks.\n")
     plain = [Segment(0.0, 2.0, "One."), Segment(2.0, 4.0, "Two.")]
     assert to_txt(Transcript("One. Two.", "en", 4.0, plain)) == "[00:00:00] One.\n[00:00:02] Two.\n"
+
+
+@pytest.mark.slow  # a real run, stopped once its first call is written
+def test_ctrl_c_prints_one_clear_line(sample_audio, tmp_path):
+    """Ctrl-C to the whole process group (as a terminal sends it) with two workers: exit 130 and one
+    line, no traceback and no "leaked semaphore" warning (tqdm's lock in a stopped worker, before)."""
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "callscribe.cli", "transcribe", str(sample_audio), "-o", str(out), "--workers", "2",
+                             "--model", "tiny.en", "--engine", "faster-whisper"], cwd=REPO, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.time() + 300
+    while time.time() < deadline and not (out / "journal.jsonl").exists():
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130
+    lines = [line for line in err.splitlines() if line.strip() and "audio-s" not in line]  # progress bar lines aside
+    assert lines[-1] == "callscribe: interrupted; finished files are saved, rerun with --resume to go on", err
+    assert "Traceback" not in err and "leaked" not in err and "ERROR" not in err
