@@ -21,8 +21,9 @@ setup: $(BIN)/callscribe
 system:
 	bash scripts/setup-system.sh
 
+# Pulls from the DVC remote first when one is configured (scripts/repro.sh), then `dvc repro`.
 repro: setup
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/dvc repro
+	PATH="$(abspath $(BIN)):$$PATH" bash scripts/repro.sh
 
 test: setup system
 	$(BIN)/ruff check .

@@ -15,7 +15,7 @@ from callscribe.engines import Engine
 from callscribe.packing import transcribe_packed
 from callscribe.records import ERROR, NO_SPEECH, OK, CallRecord, Transcript
 from callscribe.settings import TranscribeSettings
-from callscribe.transcribe import mono_parts, transcribe_audio
+from callscribe.transcribe import current_call, mono_parts, transcribe_audio
 
 
 @dataclass
@@ -33,6 +33,7 @@ def new_record(job: Job, engine: str, model: str, versions: dict, settings: Tran
 def transcribe_files(engine: Engine, jobs: list[Job], settings: TranscribeSettings) -> list[tuple[CallRecord, Transcript | None]]:
     """Calls -> (journal record, transcript or None) each. Never raises for bad audio."""
     t0, model_t0 = time.perf_counter(), engine.model_seconds
+    cpu0 = time.process_time()  # CPU time of this worker: unlike wall time, other load on the machine hardly moves it
     records = [new_record(job, engine.name, engine.model, engine.versions, settings) for job in jobs]
     audios = []
     for job, record in zip(jobs, records):
@@ -59,14 +60,17 @@ def transcribe_files(engine: Engine, jobs: list[Job], settings: TranscribeSettin
     for i, audio in enumerate(audios):
         if audio is None or i in results:
             continue
+        current_call(jobs[i].id)  # pieces of a long call are reported under its id (progress bar)
         try:
             transcript, warnings = transcribe_audio(engine, audio, settings)
             results[i] = transcript, ([packing_failed] if packing_failed and i in packable else []) + warnings
         except Exception as e:  # noqa: BLE001 - one file's failure (MemoryError, a decoder error) must not stop the run
             _failed(records[i], f"transcription failed on {jobs[i].path} ({type(e).__name__}: {e}); if it ran out of memory lower "
                     "transcribe.max_chunk_minutes or transcribe.workers, else check that the file plays")
+        finally:
+            current_call(None)
     total_audio = sum(t.duration for t, _ in results.values()) or 1.0
-    wall, in_model = time.perf_counter() - t0, engine.model_seconds - model_t0
+    wall, in_model, cpu = time.perf_counter() - t0, engine.model_seconds - model_t0, time.process_time() - cpu0
     out = []
     for i, record in enumerate(records):
         transcript = None
@@ -78,6 +82,7 @@ def transcribe_files(engine: Engine, jobs: list[Job], settings: TranscribeSettin
         # Packed calls share their decoding time in proportion to their audio.
         share = transcript.duration / total_audio if transcript else 0.0
         record.wall_seconds, record.model_seconds = round(wall * share, 3), round(in_model * share, 3)
+        record.cpu_seconds = round(cpu * share, 3)
         out.append((record, transcript))
     return out
 

@@ -12,6 +12,11 @@ from callscribe import search, web
 from callscribe.cluster import ClusterError, exit_now
 from callscribe.outputs import FORMATS, OutputError
 
+
+class CliError(Exception):
+    """A setting, format or model that cannot work here; the message says what to do, alone."""
+
+
 # Heavy modules (numpy, the model) are imported inside main, so a Ctrl-C at any moment gets a clean exit.
 INPUT_SUFFIXES = {".wav", ".flac", ".mp3", ".ogg", ".m4a"}
 
@@ -56,21 +61,31 @@ def cmd_transcribe(args) -> int:
 
     from callscribe.fileio import write_json, write_jsonl
     from callscribe.journal import Journal
-    from callscribe.outputs import output_error
+    from callscribe.models import ModelError, check_model
+    from callscribe.outputs import check_formats, output_error
     from callscribe.records import ERROR
     from callscribe.runner import run
     from callscribe.settings import TranscribeSettings
 
     # Options left out take the settings' defaults (params.yaml's); those given override by field name.
     given = {f.name: getattr(args, f.name) for f in fields(TranscribeSettings) if getattr(args, f.name, None) is not None}
-    settings = TranscribeSettings.from_params(given)
-    formats = [f.strip() for f in args.formats.split(",") if f.strip()]
-    jobs = collect_jobs(args.inputs)
-    out = Path(args.output)
-    print(f"callscribe: {len(jobs)} files, {sum(j.duration for j in jobs) / 3600:.2f} h; {settings.engine} {settings.model}, "
-          f"{settings.workers} worker(s)", file=sys.stderr)
-    summary = run(jobs, out, settings, resume=args.resume, formats=formats)
-    print(f"callscribe: {dict(summary.counts)} written, {summary.skipped} already done (--resume)", file=sys.stderr)
+    try:  # settings, formats and model are checked before any work: a typo costs nothing
+        settings = TranscribeSettings.from_params(given)
+        formats = check_formats(args.formats.split(","))
+    except ValueError as e:
+        raise CliError(str(e)) from None
+    try:  # a name that cannot load here, or a model that failed to load in a worker: its message, alone
+        check_model(settings)
+        jobs = collect_jobs(args.inputs)
+        out = Path(args.output)
+        print(f"callscribe: {len(jobs)} files, {sum(j.duration for j in jobs) / 3600:.2f} h; {settings.engine} {settings.model}, "
+              f"{settings.workers} worker(s)", file=sys.stderr)
+        summary = run(jobs, out, settings, resume=args.resume, formats=formats)
+    except ModelError as e:
+        raise CliError(str(e)) from None
+    done = f", {summary.skipped} already done (--resume)" if args.resume else ""
+    restored = f" ({summary.restored} restored from earlier settings, not decoded)" if summary.restored else ""
+    print(f"callscribe: {dict(summary.counts)} written{restored}{done}", file=sys.stderr)
     entries = Journal(out / "journal.jsonl").entries()
     redactions = {}
     if args.redact:
@@ -104,6 +119,39 @@ def cmd_transcribe(args) -> int:
     return 1 if failed else 0
 
 
+def cmd_shards(args) -> int:
+    """The pipeline's shards and the calls in each; with --propose, the shard lines that the
+    profiled calls lacking one need (one per month), to paste under `shards:` in params.yaml."""
+    from callscribe import params
+    from callscribe.fileio import read_jsonl
+    from callscribe.selection import FilterParams, choose, propose_shards, shard_lines
+
+    try:
+        p, rows = params.load(args.params), read_jsonl(args.profile)
+    except OSError as e:
+        raise SystemExit(f"callscribe: {e.filename}: {e.strerror}; run it in the project folder after `dvc repro profile`")
+    sel = choose(rows, p.get("shards") or {}, FilterParams(**(p.get("filter") or {})))
+    dates = sorted({r["date"] for r in sel.unsharded})
+    if args.propose:
+        print(shard_lines(propose_shards(dates, p.get("shards") or {})), end="")
+    else:
+        for name, kept in sel.shards.items():
+            print(f"{name}: {len(kept)} calls")
+    if dates and not args.propose:
+        print(f"{len(sel.unsharded)} calls in no shard ({dates[0]} .. {dates[-1]}): `callscribe shards --propose`")
+    return 0
+
+
+def cmd_prune(args) -> int:
+    """Trim the transcripts kept for earlier settings (callscribe.store) to the last --keep settings used."""
+    from callscribe.store import Store
+
+    for folder in args.folders:
+        removed = Store(folder).prune(args.keep)
+        print(f"callscribe: {folder}: removed the transcripts of {len(removed)} earlier settings, kept the last {args.keep}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="callscribe", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -114,9 +162,10 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--resume", action="store_true", help="skip files the journal has done with the same audio and settings")
     # Settings options default to None, "not given": the settings' own defaults then apply (params.yaml's).
     t.add_argument("--timestamps", action=argparse.BooleanOptionalAction, help="word-level timestamps (default on)")
-    t.add_argument("--formats", default="json,txt", help=f"comma-separated, from {','.join(FORMATS)} (default json,txt)")
+    t.add_argument("--formats", default="json,txt",
+                   help=f"comma-separated, from {','.join(FORMATS)} (default json,txt; rttm is also written for every diarized file)")
     t.add_argument("--engine", help="auto (default), faster-whisper or mlx-qwen3-asr")
-    t.add_argument("--model", help="auto (default), base (bundled), a local model folder or a hub id")
+    t.add_argument("--model", help="auto (default), base or tiny.en (bundled), a local model folder or a hub id")
     t.add_argument("--compute-type", help="int8 (default), float16, ...; mlx-qwen3-asr also int4")
     t.add_argument("--aligner", help="mlx-qwen3-asr's forced aligner for word times: a local folder or a hub id")
     t.add_argument("--workers", type=int, help="worker processes (default: one per CPU core)")
@@ -134,17 +183,28 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--redact-mask", default="label", help="with --redact: label ([CARD], default) or one character, e.g. '#'")
     t.add_argument("--keep-unredacted", action="store_true", help="with --redact: keep the originals in OUT/unredacted/ (keep it private)")
     t.add_argument("--redact-audio", action="store_true", help="with --redact: OUT/redacted_audio/<id>.wav, the masked spans bleeped")
+    sh = sub.add_parser("shards", help="the date-range shards of params.yaml; --propose prints the ones missing")
+    sh.add_argument("--propose", action="store_true", help="print shard lines (one per month) for calls no shard covers")
+    sh.add_argument("--params", default="params.yaml")
+    sh.add_argument("--profile", default="data/profile.jsonl")
+    pr = sub.add_parser("prune", help="trim the transcripts kept for earlier settings (OUT/store/) to the last N settings")
+    pr.add_argument("folders", nargs="+", metavar="FOLDER", help="output folders, e.g. data/transcripts/2025-09a")
+    pr.add_argument("--keep", type=int, default=1, help="settings to keep, most recently used first (default 1: only the latest)")
     search.add_parser(sub)
     web.add_parser(sub)
     args = parser.parse_args(argv)
     if hasattr(args, "run"):  # search, serve
         return args.run(args)
+    if args.command == "shards":
+        return cmd_shards(args)
+    if args.command == "prune":
+        return cmd_prune(args)
     try:
         return cmd_transcribe(args)
     except KeyboardInterrupt:
         print("\ncallscribe: interrupted; finished files are saved, rerun with --resume to go on", file=sys.stderr)
         return 130
-    except OutputError as e:
+    except (OutputError, CliError) as e:  # the message says what to do; a traceback would bury it
         print(f"callscribe: error: {e}", file=sys.stderr)
         return 2
     except ClusterError as e:

@@ -192,6 +192,9 @@ class RayPool:
                 self._lock.notify()
         return future
 
+    def drain(self) -> None:
+        """The local pools pass on progress per piece of a long call here; on Ray a call moves the bar when done."""
+
     def _forget(self, future) -> None:
         with self._futures_lock:
             self._futures.discard(future)

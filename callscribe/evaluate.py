@@ -122,3 +122,18 @@ def pair(labels: list[dict], calls: list[dict], labels_dir: Path, transcripts: P
             segments = json.loads(Path(f"{stem}.json").read_text(encoding="utf-8"))["segments"]
             out.stereo[call["id"]] = channel_wer(lab["channel_texts"], segments, channel_names)
     return out
+
+
+def summary(wer: dict, der: dict, calls: list[dict], transcribe: dict) -> dict:
+    """The figures that matter, in one small file that `dvc metrics show` and `dvc exp show` print
+    first and that fit side by side at 80 columns; the detail stays in the other metrics files."""
+    done = [c for c in calls if c["status"] in ("ok", "no_speech", "error")]
+    return {
+        "wer": wer.get("wer"),
+        "cer": wer.get("cer"),
+        "der": der.get("der"),
+        "hours": round(sum(c.get("duration") or 0.0 for c in done) / 3600, 3),
+        "calls": len(done),
+        "errors": sum(1 for c in done if c["status"] == "error"),
+        "speed": transcribe.get("speed_x_realtime_per_cpu"),  # audio seconds per worker CPU-second
+    }

@@ -16,19 +16,25 @@ PROFILE_FIELDS = ("id", "archive", "name", "bytes", "sha256", "codec", "sample_r
 
 
 def merge(profile: list[dict], selected: dict[str, list[dict]], dropped: dict[str, str], transcripts_root: Path,
-          out_dir: Path, formats: list[str], redaction: Redactor | None = None) -> tuple[list[dict], dict]:
+          out_dir: Path, formats: list[str], duplicate_of: dict[str, str] | None = None,
+          redaction: Redactor | None = None) -> tuple[list[dict], dict]:
     """One row per profiled call, in profile order; per-call files for each transcript (redacted when
-    `redaction` says so: then nothing under `out_dir` holds what it masks)."""
+    `redaction` says so: then nothing under `out_dir` holds what it masks).
+    A call in `duplicate_of` (same audio as another) gets that call's transcript and `duplicate_of`."""
+    duplicate_of = duplicate_of or {}
     path_of = {row["id"]: row.get("path") for rows in selected.values() for row in rows}
     shard_of = {row["id"]: shard for shard, rows in selected.items() for row in rows}
     journals = {shard: Journal(Path(transcripts_root) / shard / "journal.jsonl").entries() for shard in selected}
     rows, counts = [], Counter()
-    audio_s = worker_s = 0.0
+    audio_s = worker_s = cpu_s = 0.0
     for p in profile:
         row = {k: p.get(k) for k in PROFILE_FIELDS}
-        shard = shard_of.get(p["id"])
+        original = duplicate_of.get(p["id"])
+        shard = shard_of.get(original or p["id"])
         row["shard"] = shard
-        entry = journals[shard].get(p["id"]) if shard else None
+        entry = journals[shard].get(original or p["id"]) if shard else None
+        if original:
+            row["duplicate_of"] = original
         if shard is None:
             reason = dropped.get(p["id"], "not selected")
             if p.get("error"):  # why the file could not be read, in words
@@ -39,13 +45,15 @@ def merge(profile: list[dict], selected: dict[str, list[dict]], dropped: dict[st
         else:
             row.update(status=entry["status"], reason=entry.get("reason"), warnings=entry.get("warnings", []),
                        engine=entry.get("engine"), model=entry.get("model"), text=None)
-            audio_s += entry.get("audio_seconds") or 0.0
-            worker_s += entry.get("wall_seconds") or 0.0
+            if not original:  # transcribed once, counted once
+                audio_s += entry.get("audio_seconds") or 0.0
+                worker_s += entry.get("wall_seconds") or 0.0
+                cpu_s += entry.get("cpu_seconds") or 0.0
             if entry.get("json"):
                 with open(Path(transcripts_root) / shard / entry["json"], encoding="utf-8") as f:
                     t = Transcript.from_dict(json.load(f))
                 if redaction:
-                    t, row["redactions"] = redaction.apply(p["id"], t, formats, path_of.get(p["id"]))
+                    t, row["redactions"] = redaction.apply(p["id"], t, formats, path_of.get(original or p["id"]))
                 row["text"] = t.text
                 if t.speakers:
                     row["speakers"] = t.speakers
@@ -59,5 +67,8 @@ def merge(profile: list[dict], selected: dict[str, list[dict]], dropped: dict[st
         "worker_hours": round(worker_s / 3600, 4),
         # audio seconds per second of one worker: x real time
         "speed_x_realtime_per_worker": round(audio_s / worker_s, 2) if worker_s else None,
+        "cpu_hours": round(cpu_s / 3600, 4),
+        # audio seconds per CPU-second of the workers: what a setting costs, hardly moved by other load
+        "speed_x_realtime_per_cpu": round(audio_s / cpu_s, 2) if cpu_s else None,
     }
     return rows, metrics

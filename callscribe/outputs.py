@@ -10,7 +10,16 @@ from pathlib import Path
 from callscribe.fileio import atomic_write
 from callscribe.records import Transcript
 
-FORMATS = ("json", "txt", "srt", "vtt")
+FORMATS = ("json", "txt", "srt", "vtt", "rttm")
+
+
+def check_formats(formats) -> list[str]:
+    """The formats asked for, or ValueError naming the unknown ones: checked before any work is done."""
+    formats = [f.strip().lower() for f in formats if f.strip()]
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown or not formats:
+        raise ValueError(f"unknown output format {', '.join(map(repr, unknown)) or '(none given)'}: choose from {', '.join(FORMATS)}")
+    return formats
 
 
 class OutputError(Exception):
@@ -49,9 +58,17 @@ def _label(seg) -> str:
 
 
 def to_txt(t: Transcript) -> str:
-    if any(s.speaker for s in t.segments):
-        return "".join(f"{_label(s)}{s.text}\n" for s in t.segments)
-    return t.text + "\n" if t.text else ""
+    """One line per turn, `[HH:MM:SS] [speaker] text`: consecutive segments of one speaker are one
+    line; without speakers, each segment is a line."""
+    lines: list[list] = []  # [start, speaker, texts]
+    for s in t.segments:
+        if not s.text:
+            continue
+        if lines and s.speaker and lines[-1][1] == s.speaker:
+            lines[-1][2].append(s.text)
+        else:
+            lines.append([s.start, s.speaker, [s.text]])
+    return "".join(f"[{_clock(start, '.')[:8]}] {f'[{who}] ' if who else ''}{' '.join(texts)}\n" for start, who, texts in lines)
 
 
 def to_srt(t: Transcript) -> str:
@@ -83,15 +100,16 @@ WRITERS = {"json": to_json, "txt": to_txt, "srt": to_srt, "vtt": to_vtt}
 
 
 def write_transcript(t: Transcript, stem: str | Path, formats=FORMATS) -> list[Path]:
-    """Write `stem.<fmt>` for each format; returns the paths written."""
+    """Write `stem.<fmt>` for each format; returns the paths written. RTTM is written whenever
+    the transcript has speakers (and, empty, when asked for without them)."""
     written = []
-    for fmt in formats:
-        if fmt not in WRITERS:
-            raise ValueError(f"unknown output format {fmt!r}: choose from {', '.join(WRITERS)}")
+    for fmt in check_formats(formats):
+        if fmt == "rttm":
+            continue
         path = Path(f"{stem}.{fmt}")
         atomic_write(path, WRITERS[fmt](t))
         written.append(path)
-    if any(s.speaker for s in t.segments):
+    if "rttm" in formats or any(s.speaker for s in t.segments):
         path = Path(f"{stem}.rttm")
         atomic_write(path, to_rttm(t, Path(stem).name))
         written.append(path)

@@ -8,21 +8,31 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import multiprocessing
+import queue
 import signal
+import threading
+
+from tqdm import tqdm
 
 from callscribe.calls import Job, transcribe_files
-from callscribe.engines import Engine, load_engine
+from callscribe.engines import Engine, ModelError, load_engine
 from callscribe.records import CallRecord, Transcript
 from callscribe.settings import TranscribeSettings
+from callscribe.transcribe import report_pieces
 
 _ENGINE: Engine | None = None
 _LOAD_ERROR: Exception | None = None
 
 
-def _init_worker(settings: TranscribeSettings) -> None:
+def _init_worker(settings: TranscribeSettings, progress=None) -> None:
+    """`progress`: a queue to the parent, or a callback in this process, for each piece of a long call."""
     global _ENGINE, _LOAD_ERROR
+    report_pieces(progress.put if hasattr(progress, "put") else progress)
     if multiprocessing.parent_process() is not None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops us
+        # tqdm (used inside the model libraries) would create a multiprocessing lock here: a semaphore that a
+        # worker stopped by `stop` never releases, which Python reports at exit as "leaked semaphore objects".
+        tqdm.set_lock(threading.RLock())
     try:
         _ENGINE = load_engine(settings)
     except Exception as e:  # noqa: BLE001 - reported by the first task, with the file it was for
@@ -31,15 +41,18 @@ def _init_worker(settings: TranscribeSettings) -> None:
 
 def _work(jobs: list[Job], settings: TranscribeSettings) -> list[tuple[CallRecord, Transcript | None]]:
     if _LOAD_ERROR is not None:
-        raise RuntimeError(f"model {settings.model!r} ({settings.engine}) failed to load: {_LOAD_ERROR}")
+        raise ModelError(f"model {settings.model!r} ({settings.engine}) failed to load: {_LOAD_ERROR}")
     return transcribe_files(_ENGINE, jobs, settings)
 
 
 class InProcessPool:
     """The same interface as a process pool, for one worker: the model lives in this process."""
 
-    def __init__(self, settings: TranscribeSettings):
-        _init_worker(settings)
+    def __init__(self, settings: TranscribeSettings, progress=None):
+        _init_worker(settings, progress)  # pieces are reported straight to `progress`
+
+    def drain(self) -> None:
+        pass
 
     def submit(self, fn, *args) -> cf.Future:
         f = cf.Future()
@@ -56,8 +69,18 @@ class InProcessPool:
 class ProcessPool(cf.ProcessPoolExecutor):
     """spawn, never fork: fork corrupts Metal contexts on macOS and copies big parents."""
 
-    def __init__(self, settings: TranscribeSettings, workers: int):
-        super().__init__(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker, initargs=(settings,))
+    def __init__(self, settings: TranscribeSettings, workers: int, progress=None):
+        ctx = multiprocessing.get_context("spawn")
+        self.pieces, self.progress = (ctx.Queue() if progress else None), progress
+        super().__init__(workers, mp_context=ctx, initializer=_init_worker, initargs=(settings, self.pieces))
+
+    def drain(self) -> None:
+        """Pass on to `progress` the pieces the workers reported since the last look."""
+        while self.pieces is not None:
+            try:
+                self.progress(self.pieces.get_nowait())
+            except (queue.Empty, OSError, ValueError):
+                return
 
     def submit(self, fn, *args) -> cf.Future:
         # Workers start inside submit. Started with SIGINT blocked, they keep it blocked: a Ctrl-C, which a
@@ -70,14 +93,15 @@ class ProcessPool(cf.ProcessPoolExecutor):
             signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
-def start(settings: TranscribeSettings, n_tasks: int) -> InProcessPool | ProcessPool:
+def start(settings: TranscribeSettings, n_tasks: int, progress=None) -> InProcessPool | ProcessPool:
+    """`progress` gets (call id, audio seconds) for each finished piece of a long call (after `drain`)."""
     if settings.cluster != "local":  # the same interface, with Ray actors on every node as workers
         from callscribe.cluster import RayPool
 
         return RayPool(settings)
     if settings.workers <= 1 or n_tasks <= 1:
-        return InProcessPool(settings)
-    return ProcessPool(settings, min(settings.workers, n_tasks))
+        return InProcessPool(settings, progress)
+    return ProcessPool(settings, min(settings.workers, n_tasks), progress)
 
 
 def submit(pool: InProcessPool | ProcessPool, jobs: list[Job], settings: TranscribeSettings) -> cf.Future:

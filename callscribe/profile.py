@@ -89,9 +89,6 @@ def profile_tree(root: str | Path, previous: list[dict] = (), workers: int = 1, 
     return [rows[p] for p in sorted(rows)], len(todo)
 
 
-HISTOGRAM_EDGES = [0, 0.1, 0.5, 1, 2, 5, 10, 20, 30, 60, 90, float("inf")]  # minutes
-
-
 def metrics(rows: list[dict]) -> dict:
     """metrics/profile.json: what the archive holds, at a glance."""
     return {
@@ -104,10 +101,3 @@ def metrics(rows: list[dict]) -> dict:
         "unreadable": sum(1 for r in rows if not r["readable"]),
         "unnamed": sum(1 for r in rows if r["date"] is None),
     }
-
-
-def duration_histogram(rows: list[dict], edges=HISTOGRAM_EDGES) -> str:
-    """Calls per duration band (minutes) as CSV, for `dvc plots show`."""
-    labels = [f"{a:g}-{b:g}" if b != float("inf") else f">{a:g}" for a, b in zip(edges, edges[1:])]
-    counts = Counter(next(lab for lab, b in zip(labels, edges[1:]) if r["duration"] / 60 < b) for r in rows)
-    return "minutes,calls\n" + "".join(f"{lab},{counts.get(lab, 0)}\n" for lab in labels)

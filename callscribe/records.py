@@ -98,13 +98,15 @@ class CallRecord:
     warnings: list[str] = field(default_factory=list)
     wall_seconds: float = 0.0
     model_seconds: float = 0.0
+    cpu_seconds: float = 0.0  # CPU time of the worker on this call: other load on the machine hardly moves it (metrics.json speed)
+    restored: bool | None = None  # True: taken from the store (made before with these settings), not decoded
     json: str | None = None  # the transcript's file name in the same folder, when one was written
     finished: str | None = None  # local time the record was written
     node: str | None = None  # the machine that ran it, on a Ray cluster (`transcribe.cluster`)
 
     def to_dict(self) -> dict:
         d = asdict(self)
-        for key in ("json", "node"):
+        for key in ("json", "node", "restored"):
             if d[key] is None:
                 del d[key]
         return d

@@ -8,6 +8,7 @@ its journal line (`Writer`). A worker that dies is survived (`_run_all`).
 from __future__ import annotations
 
 import concurrent.futures as cf
+import json
 import sys
 import time
 from collections import Counter
@@ -25,6 +26,7 @@ from callscribe.journal import Journal, is_done
 from callscribe.outputs import check_writable, output_error, write_transcript
 from callscribe.records import ERROR, CallRecord, Transcript
 from callscribe.settings import TranscribeSettings
+from callscribe.store import KEEP_SETTINGS, Store
 
 PACK_GROUP_SECONDS = 60.0  # audio per group of packed short calls: a few windows, little lost to Ctrl-C
 
@@ -33,6 +35,7 @@ PACK_GROUP_SECONDS = 60.0  # audio per group of packed short calls: a few window
 class Summary:
     counts: Counter = field(default_factory=Counter)  # status -> files written this run
     skipped: int = 0
+    restored: int = 0  # made before with these settings (an earlier experiment): taken from the store, not decoded
     audio_seconds: float = 0.0
     wall_seconds: float = 0.0
     interrupted: bool = False
@@ -55,10 +58,20 @@ class Writer:
     """The one writer of a run's folder: a call's outputs, then its journal line (so a record
     exists only once its outputs do), then the counts and the progress bar."""
 
-    def __init__(self, out_dir: Path, formats, summary: Summary, bar: tqdm):
+    def __init__(self, out_dir: Path, formats, summary: Summary, bar: tqdm, todo: list[Job]):
         self.out_dir, self.formats, self.summary, self.bar = out_dir, formats, summary, bar
         self.journal = Journal(out_dir / "journal.jsonl")
+        self.store = Store(out_dir)
         self.versions = {"callscribe": __version__}  # the engine's, once a worker has reported them
+        self.duration_of, self.advanced = {j.id: j.duration for j in todo}, Counter()  # per call: audio seconds on the bar
+
+    def advance(self, item: tuple[str, float]) -> None:
+        """A piece of a long call is done: move the bar by it (never past the call's length)."""
+        job_id, seconds = item
+        step = min(seconds, self.duration_of.get(job_id, 0.0) - self.advanced[job_id], self.bar.total - self.bar.n)
+        if step > 0:
+            self.advanced[job_id] += step
+            self.bar.update(step)
 
     def write(self, job: Job, record: CallRecord, transcript: Transcript | None) -> None:
         try:
@@ -67,13 +80,31 @@ class Writer:
                 record.json = f"{job.id}.json"
             record.finished = time.strftime("%Y-%m-%dT%H:%M:%S%z")
             self.journal.append(record.to_dict())
+            if not record.restored:  # so that returning to these settings later costs no decoding
+                self.store.put(record.to_dict(), transcript.to_dict() if transcript is not None else None)
         except OSError as e:  # full disk, read-only: every later file would fail alike, so stop
             raise output_error(self.out_dir, e) from e
         self.versions = record.versions
         self.summary.counts[record.status] += 1
         self.summary.audio_seconds += record.audio_seconds
-        self.bar.update(min(job.duration, self.bar.total - self.bar.n))
+        self.bar.update(max(0.0, min(job.duration - self.advanced.pop(job.id, 0.0), self.bar.total - self.bar.n)))
         self.bar.set_postfix_str(" ".join(f"{k}={v}" for k, v in sorted(self.summary.counts.items())), refresh=False)
+
+    def restore(self, job: Job, previous: dict | None, settings_hash: str) -> bool:
+        """Take the call from the store when these settings made it before; True if done so. First,
+        the transcript the journal holds for other settings goes into the store (it is about to be
+        overwritten), so going back to those costs nothing either, also for outputs made before the store."""
+        if previous and previous.get("sha256") == job.sha256 and previous.get("json") and previous.get("settings_hash") != settings_hash:
+            if self.store.get(job.sha256, previous["settings_hash"]) is None and (self.out_dir / previous["json"]).exists():
+                self.store.put(previous, json.loads((self.out_dir / previous["json"]).read_text(encoding="utf-8")))
+        kept = self.store.get(job.sha256, settings_hash)
+        if kept is None:
+            return False
+        record = CallRecord.from_dict({**kept["record"], "id": job.id, "path": job.path, "restored": True})
+        transcript = Transcript.from_dict(kept["transcript"]) if kept["transcript"] is not None else None
+        self.write(job, record, transcript)
+        self.summary.restored += 1
+        return True
 
     def crashed(self, job: Job, settings: TranscribeSettings) -> None:
         """The record of a file whose worker died on it, alone: the file is the culprit."""
@@ -106,6 +137,7 @@ def run(
         return summary
     check_writable(out_dir)  # a read-only or full folder fails now, not after the model has loaded
     remove_stale_temp_files(out_dir)  # left by a kill in the middle of a write
+    Store(out_dir).touch(settings_hash)
 
     bar = tqdm(
         total=sum(j.duration for j in todo), unit="audio-s", desc=desc, dynamic_ncols=True,
@@ -113,11 +145,16 @@ def run(
         bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} audio-s [{elapsed}<{remaining}, {rate_fmt}]{postfix}",
     )
     t0 = time.perf_counter()
+    writer = Writer(out_dir, formats, summary, bar, todo)
     try:
-        _run_all(groups(todo, settings.pack_seconds), settings, Writer(out_dir, formats, summary, bar))
+        if resume:  # without it, everything is decoded again
+            todo = [j for j in todo if not writer.restore(j, done.get(j.id), settings_hash)]
+        if todo:
+            _run_all(groups(todo, settings.pack_seconds), settings, writer)
     finally:
         bar.close()
         summary.wall_seconds = time.perf_counter() - t0
+    writer.store.prune(KEEP_SETTINGS)
     return summary
 
 
@@ -126,13 +163,13 @@ def _run_all(tasks: list[list[Job]], settings: TranscribeSettings, writer: Write
     breaks the pool: the files in flight are then run one at a time in a new pool to find the
     culprit, which gets an error record, and the rest go on as before."""
     queue, suspects = list(reversed(tasks)), []
-    pool = pools.start(settings, len(queue))
+    pool = pools.start(settings, len(queue), writer.advance)
     try:
         while queue or suspects:
             batch, limit = (suspects, 1) if suspects else (queue, 2 * getattr(pool, "workers", settings.workers))
             if _run_batch(pool, batch, limit, suspects, settings, writer):
                 pool.shutdown(wait=False, cancel_futures=True)
-                pool = pools.start(settings, 2)
+                pool = pools.start(settings, 2, writer.advance)
     except BaseException:  # Ctrl-C, an unwritable output folder: stop the workers now, not after their files
         writer.summary.interrupted = True
         pools.stop(pool)
@@ -149,7 +186,8 @@ def _run_batch(pool, batch: list[list[Job]], limit: int, suspects: list[list[Job
         while batch and len(running) < limit:
             group = batch.pop()
             running[pools.submit(pool, group, settings)] = group
-        finished, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
+        finished, _ = cf.wait(running, timeout=0.5, return_when=cf.FIRST_COMPLETED)
+        pool.drain()  # pieces of long calls finished meanwhile move the bar
         for fut in finished:
             group = running.pop(fut)
             try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from datetime import date, timedelta
 
 
 @dataclass
@@ -11,7 +12,7 @@ class FilterParams:
     min_bytes: int = 1024
     min_seconds: float = 0.5
     max_seconds: float | None = None
-    queues: list[str] | None = None  # keep only these queues; None keeps all
+    queues: list[str] | None = None  # keep only these queues; None or [] keeps all
     start: str | None = None  # YYYY-MM-DD, inclusive
     end: str | None = None
     undated_shard: str | None = None  # shard for files whose names carry no date; None drops them
@@ -26,7 +27,7 @@ def drop_reason(row: dict, p: FilterParams) -> str | None:
         return "under min_seconds"
     if p.max_seconds and row["duration"] > p.max_seconds:
         return "over max_seconds"
-    if p.queues is not None and row.get("queue") not in {str(q) for q in p.queues}:
+    if p.queues and row.get("queue") not in {str(q) for q in p.queues}:
         return "queue not selected"
     date = row.get("date")
     if date and ((p.start and date < str(p.start)) or (p.end and date > str(p.end))):
@@ -44,25 +45,75 @@ def shard_of(row: dict, shards: dict[str, dict], p: FilterParams) -> str | None:
     return None
 
 
-def select(rows: list[dict], shards: dict[str, dict], p: FilterParams) -> tuple[dict[str, list[dict]], dict]:
-    """Rows per shard (each row in at most one) and the metrics: kept and dropped, by reason."""
+@dataclass
+class Selection:
+    shards: dict[str, list[dict]]  # rows to transcribe, per shard
+    dropped: dict[str, str]  # id -> why it is not transcribed
+    duplicate_of: dict[str, str]  # id -> the id holding the same audio (sha256), transcribed once for both
+    unsharded: list[dict]  # rows the filters keep but whose date no shard covers
+    metrics: dict
+
+
+def choose(rows: list[dict], shards: dict[str, dict], p: FilterParams) -> Selection:
+    """Each unique audio once, in the shard of its date; the rest dropped with a reason."""
     selected: dict[str, list[dict]] = {name: [] for name in shards}
-    dropped: Counter = Counter()
+    dropped, duplicate_of, unsharded, first = {}, {}, [], {}
     for row in rows:
         reason = drop_reason(row, p)
         shard = None if reason else shard_of(row, shards, p)
         if reason is None and shard is None:
             reason = "no shard covers its date" if row.get("date") else "no date in name"
+            if row.get("date"):
+                unsharded.append(row)
+        if reason is None and row["sha256"] in first:  # an export that repeats a call: one transcription serves both
+            duplicate_of[row["id"]] = first[row["sha256"]]
+            reason = f"duplicate of {first[row['sha256']]}"
         if reason:
-            dropped[reason] += 1
+            dropped[row["id"]] = reason
             continue
+        first[row["sha256"]] = row["id"]
         selected[shard].append(row)
+    by_reason = Counter("duplicate" if r.startswith("duplicate of") else r for r in dropped.values())
     metrics = {
         "files": len(rows),
         "kept": sum(len(v) for v in selected.values()),
         "kept_hours": round(sum(r["duration"] for v in selected.values() for r in v) / 3600, 4),
-        "dropped": sum(dropped.values()),
-        "dropped_by_reason": dict(sorted(dropped.items())),
+        "dropped": len(dropped),
+        "dropped_by_reason": dict(sorted(by_reason.items())),
         "kept_by_shard": {k: len(v) for k, v in selected.items()},
     }
-    return selected, metrics
+    return Selection(selected, dropped, duplicate_of, unsharded, metrics)
+
+
+def select(rows: list[dict], shards: dict[str, dict], p: FilterParams) -> tuple[dict[str, list[dict]], dict]:
+    """Rows per shard (each row in at most one) and the metrics: kept and dropped, by reason."""
+    sel = choose(rows, shards, p)
+    return sel.shards, sel.metrics
+
+
+def propose_shards(dates: list[str], shards: dict[str, dict]) -> dict[str, dict]:
+    """Shards covering `dates` (YYYY-MM-DD) that no shard covers: one per month, trimmed to the days
+    of that month no existing shard covers, so that no two shards overlap."""
+    def covered(day: date) -> bool:
+        return any(str(r["start"]) <= day.isoformat() <= str(r["end"]) for r in shards.values())
+
+    out = {}
+    for month in sorted({d[:7] for d in dates}):
+        first = date.fromisoformat(month + "-01")
+        days = [first + timedelta(n) for n in range(31) if (first + timedelta(n)).month == first.month]
+        runs = [[]]  # runs of consecutive uncovered days
+        for day in days:
+            if not covered(day):
+                runs[-1].append(day)
+            elif runs[-1]:
+                runs.append([])
+        wanted = [r for r in runs if r and any(r[0].isoformat() <= d <= r[-1].isoformat() for d in dates)]
+        for r in wanted:
+            name = month if len(r) == len(days) else r[0].isoformat()
+            out[name] = {"start": r[0].isoformat(), "end": r[-1].isoformat()}
+    return out
+
+
+def shard_lines(proposed: dict[str, dict]) -> str:
+    """Lines to paste under `shards:` in params.yaml, in its style."""
+    return "".join(f"  {name}: {{start: '{r['start']}', end: '{r['end']}'}}\n" for name, r in proposed.items())

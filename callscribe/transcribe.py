@@ -109,8 +109,29 @@ def _transcribe_mono(engine: Engine, mono: np.ndarray, settings: TranscribeSetti
         segments += [s.shifted(offset) for s in decoded.segments]
         if len(cuts) > 1:
             release_memory()
+            _piece_done(seconds)
     text = " ".join(s.text for s in segments if s.text).strip()
     return Transcript(text=text, language=language, duration=round(duration, 3), segments=segments), warnings
+
+
+_progress = None  # takes (call id, audio seconds) after each piece of a long call: the progress bar moves within it
+_call_id: str | None = None  # the call being transcribed in this process
+
+
+def report_pieces(progress) -> None:
+    """Have each finished piece of a long call reported to `progress` (a callable, or None for nothing)."""
+    global _progress
+    _progress = progress
+
+
+def current_call(call_id: str | None) -> None:
+    global _call_id
+    _call_id = call_id
+
+
+def _piece_done(seconds: float) -> None:
+    if _progress is not None and _call_id is not None:
+        _progress((_call_id, seconds))
 
 
 def _looks_wrong(decoded: Decoded, seconds: float) -> str | None:

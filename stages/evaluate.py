@@ -1,10 +1,12 @@
 """Stage evaluate: WER and CER of the transcripts on the labelled subset -> metrics/wer.json;
-who-said-what on the labelled calls with speaker turns (RTTM) or channels -> metrics/der.json."""
+who-said-what on the labelled calls with speaker turns (RTTM) or channels -> metrics/der.json;
+the figures that matter -> metrics.json; WER against speed and time per stage -> plots/."""
 
+import json
 from pathlib import Path
 
-from callscribe import params
-from callscribe.evaluate import pair, score
+from callscribe import params, plots
+from callscribe.evaluate import pair, score, summary
 from callscribe.fileio import read_jsonl, write_json, write_jsonl
 from callscribe.settings import TranscribeSettings
 
@@ -13,8 +15,8 @@ def main():
     p = params.load()
     labels_path = Path(p["evaluate"]["labels"])
     channel_names = p["transcribe"].get("channel_names") or TranscribeSettings().channel_names
-    paired = pair(read_jsonl(labels_path), read_jsonl("data/output/calls.jsonl"), labels_path.parent,
-                  Path("data/output/transcripts"), channel_names)
+    calls = read_jsonl("data/output/calls.jsonl")
+    paired = pair(read_jsonl(labels_path), calls, labels_path.parent, Path("data/output/transcripts"), channel_names)
     der, stereo, missing = paired.der, paired.stereo, paired.missing
     metrics, details = score(paired.texts)
     metrics.update(filtered=paired.filtered, missing=len(missing))
@@ -22,11 +24,21 @@ def main():
     write_jsonl("data/eval/wer_details.jsonl", details)
     speech = sum(d["speech_s"] for d in der.values())
     errors = sum(d["missed_s"] + d["false_alarm_s"] + d["confusion_s"] for d in der.values())
-    write_json("metrics/der.json", {
+    der_metrics = {
         "der": round(errors / speech, 4) if speech else None, "calls": len(der),
         "stereo_channel_wer": round(sum(stereo.values()) / len(stereo), 4) if stereo else None, "stereo_calls": len(stereo),
-    })
+    }
+    write_json("metrics/der.json", der_metrics)
     write_json("data/eval/der_details.json", {"rttm": der, "stereo_channel_wer": stereo})
+    top = summary(metrics, der_metrics, calls, json.loads(Path("metrics/transcribe.json").read_text(encoding="utf-8")))
+    write_json("metrics.json", top)
+    # Per experiment (`dvc plots diff`): WER against speed; and how long each stage's last run took.
+    plots.write_json("plots/quality.json", [{"speed": top["speed"], "wer": top["wer"]}])
+    order = ["extract", "profile", "filter", *(f"transcribe@{s}" for s in p["shards"]), "merge"]
+    times = plots.stage_times(order)
+    plots.write_json("plots/stage_seconds.json", times)
+    plots.bar_png("plots/stage_seconds.png", [t["stage"] for t in times], [t["seconds"] for t in times],
+                  "stage", "seconds", "time per stage (last run)")
     print(f"evaluate: WER {metrics.get('wer', 0):.2%}, CER {metrics.get('cer', 0):.2%} on {metrics['scored_files']} files"
           + (f"; DER {errors / speech:.2%} on {len(der)} calls" if speech else "")
           + (f"; {len(missing)} labelled files not transcribed: {', '.join(missing[:5])}" if missing else ""))

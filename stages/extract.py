@@ -1,12 +1,14 @@
 """Stage extract: unpack the archives in params `extract.archives` into data/audio/<archive>/."""
 
 import sys
+import time
 
-from callscribe import params
+from callscribe import params, plots
 from callscribe.archive import ArchiveError, Limits, extract
 
 
 def main():
+    started = time.perf_counter()
     p = params.load()["extract"]
     limits = Limits(int(p["max_member_gb"] * 1024**3), int(p["max_total_gb"] * 1024**3), float(p["max_ratio"]))
     try:
@@ -17,6 +19,7 @@ def main():
         print(f"extract: {r.archive}: {len(r.extracted)} new, {len(r.unchanged)} unchanged, {len(r.skipped)} skipped")
         for name, why in r.skipped:
             print(f"  skipped {name}: {why}")
+    plots.record_time("extract", started)
 
 
 if __name__ == "__main__":

@@ -5,19 +5,26 @@ so an interrupted run resumes where it stopped.
 """
 
 import sys
+import time
 
-from callscribe import params
+from callscribe import params, plots
 from callscribe.calls import Job
 from callscribe.cluster import ClusterError, exit_now
 from callscribe.fileio import read_jsonl
+from callscribe.models import ModelError, check_model
 from callscribe.outputs import OutputError
 from callscribe.runner import run
 from callscribe.settings import TranscribeSettings
 
 
 def main():
+    started = time.perf_counter()
     shard = sys.argv[1]
     settings = TranscribeSettings.from_params(params.load()["transcribe"])
+    try:
+        check_model(settings)  # a name that cannot load here stops now, not in every worker
+    except ModelError as e:
+        sys.exit(f"transcribe@{shard}: {e}")
     jobs = [Job(r["id"], r["path"], r["sha256"], r["duration"]) for r in read_jsonl(f"data/selected/{shard}.jsonl")]
     print(f"transcribe@{shard}: {len(jobs)} calls, {sum(j.duration for j in jobs) / 3600:.2f} h; "
           f"{settings.engine} {settings.model}, {settings.workers if settings.cluster == 'local' else 'Ray cluster'} worker(s)", flush=True)
@@ -25,12 +32,14 @@ def main():
         summary = run(jobs, f"data/transcripts/{shard}", settings, desc=f"transcribe@{shard}")
     except KeyboardInterrupt:
         sys.exit("transcribe: interrupted; finished calls are saved, `dvc repro` resumes")
-    except (OutputError, ClusterError) as e:
+    except (OutputError, ModelError, ClusterError) as e:
         print(f"transcribe@{shard}: {e}", file=sys.stderr)
         if isinstance(e, ClusterError):
             exit_now(e, 1)
         sys.exit(1)
-    print(f"transcribe@{shard}: {dict(summary.counts)} written, {summary.skipped} already done")
+    print(f"transcribe@{shard}: {dict(summary.counts)} written ({summary.restored} of them restored from earlier settings, "
+          f"not decoded), {summary.skipped} already done")
+    plots.record_time(f"transcribe@{shard}", started)
 
 
 if __name__ == "__main__":

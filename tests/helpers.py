@@ -11,8 +11,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import yaml
-
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "samples"
 SHARED = Path(os.environ.get("CALLSCRIBE_SHARED", REPO.parent / "shared" / "data"))
@@ -31,14 +29,15 @@ def copy_project(dest: Path) -> Path:
     files = listed.stdout.split()
     for f in files:
         src = REPO / f
-        if src.is_file() and not f.startswith(("data/", "metrics/", "plots/")) and f != "dvc.lock":
+        if src.is_file() and not f.startswith(("data/", "metrics/", "plots/")) and f not in ("dvc.lock", "metrics.json"):
             (dest / f).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, dest / f)
     # The suite's expectations (WER bounds, word probabilities) are Whisper base's; on a Mac `auto`
     # would pick Qwen3-ASR and download it. test_engine_mlx.py sets its own engine.
-    params = yaml.safe_load((dest / "params.yaml").read_text())
-    params["transcribe"]["engine"] = "faster-whisper"
-    (dest / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    # Edited as text: params.yaml keeps the form `dvc exp run -S` writes back (comments, quotes).
+    text = (dest / "params.yaml").read_text()
+    assert "\n  engine: auto" in text
+    (dest / "params.yaml").write_text(text.replace("\n  engine: auto", "\n  engine: faster-whisper", 1))
     env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
     for cmd in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-qm", "copy"]):
         subprocess.run(cmd, cwd=dest, check=True, env=env)
