@@ -12,7 +12,8 @@ from callscribe.engines import SPECS, resolve_engine
 
 # Fields that change how fast a run goes but never what it writes: kept out of the hash,
 # so that changing them re-runs the DVC stage as a cheap scan, not a re-transcription.
-NOT_HASHED = {"workers", "cpu_threads", "cluster", "device", "batch_size"}  # batch_size: same tokens batched or not (tests/test_qwen_batch.py)
+# batch_size: the same tokens batched or not (tests/test_qwen_batch.py)
+NOT_HASHED = {"workers", "cpu_threads", "cluster", "device", "batch_size"}
 
 
 @dataclass
