@@ -157,18 +157,24 @@ def release_memory() -> None:
 PACK_GAP = 2.0  # seconds of silence between packed calls: Whisper hears a pause, not a run-on
 
 
-def transcribe_packed(engine, monos: list[np.ndarray], settings: TranscribeSettings) -> list[tuple[Transcript, list[str]]]:
+def transcribe_packed(engine, monos: list[np.ndarray], settings: TranscribeSettings) -> list[tuple[Transcript, list[str]] | Exception]:
     """Short mono calls decoded as one tape, so one 30 s window serves several calls instead of
     each being padded to 30 s. Words go back to their call by time; any call whose text looks
-    wrong is redone on its own."""
+    wrong is redone on its own. A call whose own steps (VAD, speakers) raise gets its exception
+    in its place, and the tape is made of the others, as if it were not there."""
     from callscribe.vad import speech_regions
 
     # After every call, the last too: a tape that stops mid-word loses that call's words.
     gap = np.zeros(int(PACK_GAP * SAMPLE_RATE), np.float32)
     parts, spans = [], []  # spans: (item, tape start, tape end, source start), in samples
     cursor = 0
+    failed: dict[int, Exception] = {}
     for i, mono in enumerate(monos):
-        regions = speech_regions(mono) if settings.vad else [(0, len(mono))]
+        try:
+            regions = speech_regions(mono) if settings.vad else [(0, len(mono))]
+        except Exception as e:  # noqa: BLE001 - this call's failure, recorded below
+            failed[i] = e
+            continue
         if not regions:
             continue  # nothing to decode: no_speech below
         start, end = regions[0][0], regions[-1][1]
@@ -200,12 +206,19 @@ def transcribe_packed(engine, monos: list[np.ndarray], settings: TranscribeSetti
                 out.text = (out.text + word.word) if out.text else word.word.strip()
     results = []
     for i, mono in enumerate(monos):
+        if i in failed:
+            results.append(failed[i])
+            continue
         duration = len(mono) / SAMPLE_RATE
         text = " ".join(s.text for s in segs_of[i]).strip()
-        if repetition_warning(text, duration):
-            results.append(transcribe_audio(engine, mono[None, :], settings))
+        try:
+            if repetition_warning(text, duration):
+                results.append(transcribe_audio(engine, mono[None, :], settings))
+                continue
+            transcript = _with_speakers(Transcript(text, language, round(duration, 3), segs_of[i]), mono, settings)
+        except Exception as e:  # noqa: BLE001 - this call's failure, recorded by the caller
+            results.append(e)
             continue
-        transcript = _with_speakers(Transcript(text, language, round(duration, 3), segs_of[i]), mono, settings)
         if not settings.timestamps:  # words were needed to place the calls and speakers, not to keep
             for seg in transcript.segments:
                 seg.words = None
@@ -243,9 +256,10 @@ def transcribe_files(engine, jobs: list[Job], settings: TranscribeSettings) -> l
         records.append({"id": job.id, "path": job.path, "sha256": job.sha256, **base})
         try:
             audios.append(load_audio(job.path))
-        except (AudioError, OSError) as e:
+        except Exception as e:  # noqa: BLE001 - whatever a damaged file makes a decoder raise, it is this file's record
             audios.append(None)
-            reason = f"cannot decode {job.path}: {e}. Check that the file plays; re-export it or leave it out with the filter params."
+            why = str(e) if isinstance(e, (AudioError, OSError)) else f"{type(e).__name__}: {e}"
+            reason = f"cannot decode {job.path}: {why}. Check that the file plays; re-export it or leave it out with the filter params."
             records[-1].update(status="error", reason=reason, audio_seconds=0.0, warnings=[])
     results: dict[int, tuple[Transcript, list[str]]] = {}
     packable = [i for i, a in enumerate(audios) if a is not None and a.shape[0] == 1 and a.shape[1]]
@@ -255,9 +269,11 @@ def transcribe_files(engine, jobs: list[Job], settings: TranscribeSettings) -> l
         except Exception:  # noqa: BLE001 - each call is tried on its own below, where a failure is recorded
             pass
     for i, audio in enumerate(audios):
-        if audio is None or i in results:
+        if audio is None or (i in results and not isinstance(results[i], Exception)):
             continue
         try:
+            if isinstance(results.get(i), Exception):
+                raise results.pop(i)
             results[i] = transcribe_audio(engine, audio, settings)
         except Exception as e:  # noqa: BLE001 - one file's failure (MemoryError, a decoder error) must not stop the run
             records[i].update(status="error", audio_seconds=0.0, warnings=[], reason=(
@@ -291,6 +307,10 @@ _ENGINE = None
 _LOAD_ERROR: Exception | None = None
 
 
+class ModelLoadError(RuntimeError):
+    """The engine did not load: every file would fail alike, so the run stops with this message."""
+
+
 def _init_worker(settings: TranscribeSettings) -> None:
     global _ENGINE, _LOAD_ERROR
     from callscribe.engines import load_engine
@@ -306,7 +326,7 @@ def _init_worker(settings: TranscribeSettings) -> None:
 
 def _work(jobs: list[Job], settings: TranscribeSettings):
     if _LOAD_ERROR is not None:
-        raise RuntimeError(f"model {settings.model!r} ({settings.engine}) failed to load: {_LOAD_ERROR}")
+        raise ModelLoadError(f"model {settings.model!r} ({settings.engine}) failed to load: {_LOAD_ERROR}")
     return [(record, t.to_dict() if t else None) for record, t in transcribe_files(_ENGINE, jobs, settings)]
 
 
@@ -404,8 +424,14 @@ def run(
     def finish(job: Job, record: dict, transcript: dict | None) -> None:
         try:
             if transcript is not None:
-                write_transcript(Transcript.from_dict(transcript), out_dir / job.id, formats)
-                record["json"] = f"{job.id}.json"
+                try:
+                    write_transcript(Transcript.from_dict(transcript), out_dir / job.id, formats)
+                    record["json"] = f"{job.id}.json"
+                except OSError:
+                    raise
+                except Exception as e:  # noqa: BLE001 - this file's transcript cannot be written; the others can
+                    record.update(status="error", audio_seconds=0.0, reason=f"writing the transcript of {job.path} failed "
+                                  f"({type(e).__name__}: {e}); check the file and report this")
             record["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
             journal.append(record)  # last: a record exists only once its outputs do
         except OSError as e:  # full disk, read-only: every later file would fail alike, so stop
@@ -439,6 +465,14 @@ def run(
                             suspects += [[job] for job in group]
                         broken = True
                         continue
+                    except ModelLoadError:
+                        raise
+                    except Exception as e:  # noqa: BLE001 - raised outside any one file's guard: each file again alone
+                        if len(group) == 1:
+                            finish(group[0], _crash_record(group[0], settings, e), None)
+                        else:
+                            batch += [[job] for job in group]
+                        continue
                     for job, (record, transcript) in zip(group, results):
                         finish(job, record, transcript)
                 if broken:
@@ -468,10 +502,13 @@ def _stop(pool) -> None:
         proc.join(5)  # reaped, so no leaked-semaphore warnings at exit
 
 
-def _crash_record(job: Job, settings: TranscribeSettings) -> dict:
+def _crash_record(job: Job, settings: TranscribeSettings, error: Exception | None = None) -> dict:
+    reason = (f"the worker process died while transcribing {job.path} (out of memory or a crash in the decoder); "
+              "lower transcribe.max_chunk_minutes or transcribe.workers, or check the file")
+    if error is not None:
+        reason = f"transcription failed on {job.path} ({type(error).__name__}: {error}); check that the file plays"
     return {
         "id": job.id, "path": job.path, "sha256": job.sha256, "engine": settings.engine, "model": settings.model,
         "settings_hash": settings.hash(), "status": "error", "audio_seconds": 0.0, "wall_seconds": 0.0, "warnings": [],
-        "reason": f"the worker process died while transcribing {job.path} (out of memory or a crash in the decoder); "
-        "lower transcribe.max_chunk_minutes or transcribe.workers, or check the file",
+        "reason": reason,
     }
