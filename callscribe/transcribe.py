@@ -362,11 +362,13 @@ def _submit(pool, jobs: list[Job], settings: TranscribeSettings) -> cf.Future:
 
 
 def _pool(settings: TranscribeSettings, n_jobs: int):
-    if settings.workers <= 1 or n_jobs <= 1:
+    # Worker processes even for one worker: a file that crashes a native decoder or draws the OOM killer
+    # costs that file, not the run. Only the Apple GPU engine, whose one process owns the GPU, runs here.
+    if settings.engine == "mlx-qwen3-asr":
         return _InProcessPool(settings)
     # spawn, never fork: fork corrupts Metal contexts on macOS and copies big parents.
     ctx = multiprocessing.get_context("spawn")
-    return cf.ProcessPoolExecutor(min(settings.workers, n_jobs), mp_context=ctx, initializer=_init_worker, initargs=(settings,))
+    return cf.ProcessPoolExecutor(max(1, min(settings.workers, n_jobs)), mp_context=ctx, initializer=_init_worker, initargs=(settings,))
 
 
 # --- many calls -----------------------------------------------------------------------------
@@ -445,7 +447,8 @@ def run(
     pool = _pool(settings, len(queue))
     try:
         while queue or suspects:
-            # After a worker died, run the files it may have held one at a time to find the culprit.
+            # After a worker died, run the groups that were in flight one at a time: a group that kills its worker
+            # alone holds the culprit and is halved until it is found (a few model loads, not one per file).
             batch, limit = (suspects, 1) if suspects else (queue, 2 * settings.workers)
             running: dict[cf.Future, list[Job]] = {}
             broken = False
@@ -461,8 +464,10 @@ def run(
                     except BrokenProcessPool:
                         if limit == 1 and len(group) == 1:
                             finish(group[0], _crash_record(group[0], settings), None)
+                        elif limit == 1:
+                            suspects += [group[: len(group) // 2], group[len(group) // 2 :]]
                         else:
-                            suspects += [[job] for job in group]
+                            suspects.append(group)
                         broken = True
                         continue
                     except ModelLoadError:
@@ -476,7 +481,7 @@ def run(
                     for job, (record, transcript) in zip(group, results):
                         finish(job, record, transcript)
                 if broken:
-                    suspects += [[job] for group in running.values() for job in group]
+                    suspects += list(running.values())
                     pool.shutdown(wait=False, cancel_futures=True)
                     pool = _pool(settings, 2)
                     break
