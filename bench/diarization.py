@@ -20,7 +20,6 @@ import time
 import warnings
 from pathlib import Path
 
-import numpy as np
 import soundfile as sf
 import soxr
 from pyannote.core import Annotation, Segment

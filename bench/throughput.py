@@ -77,12 +77,13 @@ def run_baseline(files: list[str], out: Path) -> dict:
 
 def run_pipeline(files: list[str], out: Path, overrides: dict | None = None) -> dict:
     """callscribe's transcribe stage with the settings in params.yaml (and any --set overrides)."""
+    import soundfile as sf
+
+    from callscribe.calls import Job
     from callscribe.journal import Journal
     from callscribe.profile import sha256_file
+    from callscribe.runner import run
     from callscribe.settings import TranscribeSettings
-    from callscribe.transcribe import Job, run
-
-    import soundfile as sf
 
     params = yaml.safe_load((REPO / "params.yaml").read_text())["transcribe"]
     settings = TranscribeSettings.from_params({**params, **(overrides or {})})

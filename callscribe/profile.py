@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -137,3 +138,27 @@ def _contained(todo: list[Path], root: Path, workers: int, chunk: int = 8):
                         else:
                             suspects += [[p] for p in paths]
             suspects += [[p] for paths in running.values() for p in paths]
+
+
+HISTOGRAM_EDGES = [0, 0.1, 0.5, 1, 2, 5, 10, 20, 30, 60, 90, float("inf")]  # minutes
+
+
+def metrics(rows: list[dict]) -> dict:
+    """metrics/profile.json: what the archive holds, at a glance."""
+    return {
+        "files": len(rows),
+        "hours": round(sum(r["duration"] for r in rows) / 3600, 4),
+        "bytes": sum(r["bytes"] for r in rows),
+        "codecs": dict(Counter(r["codec"] or "unreadable" for r in rows).most_common()),
+        "channels": {str(k): v for k, v in Counter(r["channels"] for r in rows if r["readable"]).most_common()},
+        "empty": sum(1 for r in rows if r["readable"] and r["duration"] == 0),
+        "unreadable": sum(1 for r in rows if not r["readable"]),
+        "unnamed": sum(1 for r in rows if r["date"] is None),
+    }
+
+
+def duration_histogram(rows: list[dict], edges=HISTOGRAM_EDGES) -> str:
+    """Calls per duration band (minutes) as CSV, for `dvc plots show`."""
+    labels = [f"{a:g}-{b:g}" if b != float("inf") else f">{a:g}" for a, b in zip(edges, edges[1:])]
+    counts = Counter(next(lab for lab, b in zip(labels, edges[1:]) if r["duration"] / 60 < b) for r in rows)
+    return "minutes,calls\n" + "".join(f"{lab},{counts.get(lab, 0)}\n" for lab in labels)

@@ -14,10 +14,11 @@ import pytest
 
 from callscribe import diarize, vad
 from callscribe.audio import load_audio
+from callscribe.calls import Job, transcribe_files
 from callscribe.engines import load_engine
 from callscribe.profile import profile_file
+from callscribe.runner import run
 from callscribe.settings import TranscribeSettings
-from callscribe.transcribe import Job, run, transcribe_files
 from tests.helpers import REPO, find_sample
 
 SHORT = ["1757252904", "1757776432", "1757343041"]  # 4.6, 6.1 and 8.1 s: packed into one window
@@ -34,7 +35,7 @@ def jobs_for(sample_audio, keys=SHORT):
 
 
 def texts(results):
-    return {record["id"]: (record["status"], t.text if t else None) for record, t in results}
+    return {record.id: (record.status, t.text if t else None) for record, t in results}
 
 
 @pytest.mark.parametrize("where", ["vad", "diarization"])
@@ -58,8 +59,8 @@ def test_a_call_that_raises_inside_a_packed_window_leaves_the_others_as_if_it_we
 
         monkeypatch.setattr(diarize, "diarizer", lambda: Flaky())
     results = transcribe_files(engine, jobs, settings)
-    record = next(r for r, _ in results if r["id"] == victim.id)
-    assert record["status"] == "error" and victim.path in record["reason"], record
+    record = next(r for r, _ in results if r.id == victim.id)
+    assert record.status == "error" and victim.path in record.reason, record
     got = texts(results)
     assert {k: v for k, v in got.items() if k != victim.id} == without
     assert all(status == "ok" and text for status, text in without.values())
@@ -75,7 +76,7 @@ def test_probing_that_raises_gives_an_unreadable_row(sample_audio, tmp_path, mon
 
 
 def test_a_transcript_that_cannot_be_written_is_that_files_error(sample_audio, tmp_path, monkeypatch):
-    import callscribe.transcribe as tr
+    import callscribe.runner as tr
 
     real = tr.write_transcript
 
@@ -111,11 +112,13 @@ def test_profile_survives_a_file_that_crashes_its_decoder(sample_audio, tmp_path
     marked(find_sample(sample_audio, SHORT[0]), root / "killer.wav", b"POISON-KILLS-DECODER")
     code = ("import json, sys; from callscribe.profile import profile_tree; "
             "rows, _ = profile_tree(sys.argv[1], workers=2, progress=False); print(json.dumps(rows))")
-    done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "audio")], capture_output=True, text=True, env=hooked_env(), timeout=300)
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "audio")], capture_output=True, text=True, env=hooked_env(),
+                          timeout=300)
     assert done.returncode == 0, done.stderr
     rows = {r["name"]: r for r in json.loads(done.stdout)}
     assert len(rows) == 4 and all(rows[f"{k}.wav"]["readable"] for k in SHORT)
-    assert not rows["killer.wav"]["readable"] and "died" in rows["killer.wav"]["error"] and str(root / "killer.wav") in rows["killer.wav"]["error"]
+    killer = rows["killer.wav"]
+    assert not killer["readable"] and "died" in killer["error"] and str(root / "killer.wav") in killer["error"]
 
 
 @pytest.mark.slow  # a CLI run that loses a worker to a segfault: about a minute

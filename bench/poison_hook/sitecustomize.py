@@ -3,7 +3,7 @@ process that reads them with a real segfault, as a broken native decoder would. 
 knows about it.
 
 - `POISON-KILLS-DECODER`: any process that decodes the file (the profile stage's workers, first).
-- `POISON-KILLS-WORKER`: only a transcription worker, when it loads the file (profile decodes it fine).
+- `POISON-KILLS-WORKER`: only a transcription worker (callscribe.calls), when it loads the file (profile decodes it fine).
 """
 
 import ctypes
@@ -27,7 +27,7 @@ def _patch(module) -> None:
             return decode(path)
 
         module.decode = marked_decode
-    elif module.__name__ == "callscribe.transcribe":
+    elif module.__name__ == "callscribe.calls":
         load_audio = module.load_audio
 
         def marked_load(path, *args, **kwargs):
@@ -39,7 +39,7 @@ def _patch(module) -> None:
 
 class _Finder(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path, target=None):
-        if name not in ("callscribe.audio", "callscribe.transcribe"):
+        if name not in ("callscribe.audio", "callscribe.calls"):
             return None
         spec = importlib.machinery.PathFinder.find_spec(name, path)
         if spec is None or spec.loader is None:
