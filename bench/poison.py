@@ -1,9 +1,9 @@
 """Crash containment at scale: `dvc repro` over 1,000 short calls of which 3 % are poisoned.
 
 Builds a folder export of N calls (1-3 s cut from the sample calls, GSM 6.10 8 kHz, phone-system names
-spread over September 2025), poisons a share of them, and runs `dvc repro` on a fresh copy of the project
-twice: once over the poisoned export, once over the same export without the poisoned files (the
-baseline). Reports runs completed, records written, files lost (inputs with no final record: must be 0),
+spread over September 2025), poisons a share of them, and runs `dvc repro` on two fresh copies of the
+project side by side: one over the poisoned export, one over the same export without the poisoned files
+(the baseline). Reports runs completed, records written, files lost (inputs with no final record: must be 0),
 and the time the poison cost (poisoned run minus baseline). Writes the figures as JSON.
 
 Poison classes, in equal shares: unknown codecs (tags 0x1234, G.729, MP3), truncations (inside the fmt
@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -146,27 +147,8 @@ def repro(project: Path, archive: Path, hook: bool) -> dict:
             "log_tail": (done.stdout + done.stderr)[-2000:]}
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--files", type=int, default=1000)
-    ap.add_argument("--share", type=float, default=0.03)
-    ap.add_argument("--out", default=None, help="write the figures here as JSON")
-    args = ap.parse_args()
-    with tempfile.TemporaryDirectory(prefix="poison-") as tmp:
-        tmp = Path(tmp)
-        export = tmp / "export"
-        kinds = build_export(export, args.files, args.share, tmp)
-        clean = tmp / "clean export"
-        clean.mkdir()
-        for name, kind in kinds.items():
-            if not kind:
-                os.link(export / name, clean / name)
-        runs = {}
-        for label, folder, hook in [("poisoned", export, True), ("baseline", clean, False)]:
-            print(f"poison: dvc repro over {label} export ({len(list(folder.iterdir()))} files)...", file=sys.stderr, flush=True)
-            runs[label] = repro(copy_project(tmp / f"project {label}"), folder, hook)
-            print(f"poison: {label}: exit {runs[label]['exit']}, {runs[label]['wall_s']} s", file=sys.stderr, flush=True)
-    p, b = runs["poisoned"], runs["baseline"]
+def summarize(kinds: dict[str, str], p: dict, b: dict) -> dict:
+    """The figures: runs completed, records written, files lost, per poison class, time lost."""
     by_name = {c["name"]: c for c in p["calls"]}
     base_text = {c["name"]: c["text"] for c in b["calls"]}
     lost = [n for n in kinds if n not in by_name or by_name[n]["status"] == "pending"]
@@ -191,6 +173,33 @@ def main():
     }
     if p["exit"] != 0:
         report["log_tail"] = p["log_tail"]
+    return report
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--files", type=int, default=1000)
+    ap.add_argument("--share", type=float, default=0.03)
+    ap.add_argument("--out", default=None, help="write the figures here as JSON")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="poison-") as tmp:
+        tmp = Path(tmp)
+        export = tmp / "export"
+        kinds = build_export(export, args.files, args.share, tmp)
+        clean = tmp / "clean export"
+        clean.mkdir()
+        for name, kind in kinds.items():
+            if not kind:
+                os.link(export / name, clean / name)
+        # Side by side, so both runs share the machine alike and their difference is the poison's cost.
+        print(f"poison: dvc repro over the poisoned export ({len(kinds)} files) and the baseline ({len(list(clean.iterdir()))})...",
+              file=sys.stderr, flush=True)
+        projects = {label: copy_project(tmp / f"project {label}") for label in ("poisoned", "baseline")}
+        with ThreadPoolExecutor(2) as threads:
+            futures = {label: threads.submit(repro, projects[label], folder, label == "poisoned")
+                       for label, folder in (("poisoned", export), ("baseline", clean))}
+            runs = {label: f.result() for label, f in futures.items()}
+    report = summarize(kinds, runs["poisoned"], runs["baseline"])
     text = json.dumps(report, indent=2, ensure_ascii=False)
     print(text)
     if args.out:
