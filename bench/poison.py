@@ -169,7 +169,7 @@ def summarize(kinds: dict[str, str], p: dict, b: dict) -> dict:
         "good_files_same_text_as_baseline": sum(n in by_name and by_name[n]["text"] == base_text.get(n) for n in good),
         "per_class": per_class,
         "wall_s_poisoned": p["wall_s"], "wall_s_baseline": b["wall_s"], "wall_s_baseline_exit": b["exit"],
-        "time_lost_to_poison_s": round(p["wall_s"] - b["wall_s"], 1),
+        "time_lost_to_poison_s": round(p["wall_s"] - b["wall_s"], 1) if b["wall_s"] is not None else None,
     }
     if p["exit"] != 0:
         report["log_tail"] = p["log_tail"]
