@@ -123,10 +123,14 @@ def _contained(todo: list[Path], root: Path, workers: int, chunk: int = 8):
         with cf.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
             running: dict = {}
             while (batch or running) and not broken:
-                while batch and len(running) < limit:
+                while batch and len(running) < limit and not broken:
                     paths = batch.pop()
-                    running[pool.submit(_profile_files, paths, root)] = paths
-                finished, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
+                    try:
+                        running[pool.submit(_profile_files, paths, root)] = paths
+                    except BrokenProcessPool:  # a worker died since the last wait: these files never ran
+                        batch.append(paths)
+                        broken = True
+                finished, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED) if running else (set(), set())
                 for fut in finished:
                     paths = running.pop(fut)
                     try:

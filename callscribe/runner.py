@@ -156,10 +156,14 @@ def _run_batch(pool, batch: list[list[Job]], limit: int, suspects: list[list[Job
     running: dict[cf.Future, list[Job]] = {}
     broken = False
     while batch or running:
-        while batch and len(running) < limit:
+        while batch and len(running) < limit and not broken:
             group = batch.pop()
-            running[pools.submit(pool, group, settings)] = group
-        finished, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
+            try:
+                running[pools.submit(pool, group, settings)] = group
+            except BrokenProcessPool:  # a worker died since the last wait (found by bench/poison.py): this group never ran
+                batch.append(group)
+                broken = True
+        finished, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED) if running else (set(), set())
         for fut in finished:
             group = running.pop(fut)
             try:

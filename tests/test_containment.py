@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+from concurrent.futures.process import BrokenProcessPool
 
 import pytest
 
@@ -134,3 +135,22 @@ def test_a_segfault_in_the_only_worker_costs_one_file(sample_audio, tmp_path):
     rows = {r["id"]: r for r in map(json.loads, (tmp_path / "out" / "manifest.jsonl").read_text().splitlines())}
     assert rows["killer"]["status"] == "error" and "worker process died" in rows["killer"]["reason"]
     assert all(rows[k]["status"] == "ok" and rows[k]["text"] for k in SHORT)
+
+
+def test_a_pool_that_breaks_between_two_submissions_is_rebuilt(sample_audio, tmp_path, monkeypatch):
+    """A worker can die after `wait` returned and before the next task is handed over: `submit` itself then
+    raises. bench/poison.py hit this on its 1,000-file run and the stage ended; now the pool is rebuilt."""
+    import callscribe.runner as runner
+
+    real, calls = runner.pools.submit, []
+
+    def breaks_once(pool, group, settings):
+        calls.append(group)
+        if len(calls) == 2:
+            raise BrokenProcessPool("a child process terminated abruptly")
+        return real(pool, group, settings)
+
+    monkeypatch.setattr(runner.pools, "submit", breaks_once)
+    jobs = [Job(k, str(find_sample(sample_audio, k)), k, 20.0) for k in SHORT]  # 20 s each: one task per call
+    summary = run(jobs, tmp_path, TranscribeSettings(engine="faster-whisper", workers=1).resolved(), progress=False)
+    assert summary.counts == {"ok": 3} and len(calls) == 4  # the group refused is handed over again
