@@ -95,8 +95,14 @@ def extract_zip(zip_path: Path, target: Path, limits: Limits = Limits()) -> Repo
                 continue
             try:
                 _copy_member(zf, m, dest, limits.max_member_bytes)
-            except (zipfile.BadZipFile, zlib.error, OSError, EOFError) as e:
+            except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError) as e:
                 report.skipped.append((m.filename, f"corrupt member ({e})"))
+                continue
+            except RuntimeError as e:  # zipfile's word for an encrypted member
+                report.skipped.append((m.filename, f"encrypted or unreadable member ({e}); export the archive without a password"))
+                continue
+            except NotImplementedError as e:  # a compression method zipfile lacks (or a damaged method field)
+                report.skipped.append((m.filename, f"unsupported member ({e}); re-export the archive with plain deflate"))
                 continue
             report.extracted.append(m.filename)
     return report

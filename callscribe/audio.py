@@ -1,11 +1,13 @@
 """Audio decoding: every file callscribe reads goes through this module.
 
-soundfile (libsndfile) reads the phone system's GSM 6.10 WAVs and plain PCM/mu-law/A-law;
-PyAV (FFmpeg) is the fallback for anything else. Resampling uses soxr, never naive indexing.
+soundfile (libsndfile) reads the phone system's GSM 6.10 WAVs and PCM, float, mu-law/A-law and
+IMA/MS ADPCM; PyAV (FFmpeg) is the fallback for other containers (an MP3 named .wav). A WAV whose
+codec tag is none of these is refused before any decoder sees it. Resampling uses soxr.
 """
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +16,16 @@ import soundfile as sf
 import soxr
 
 SAMPLE_RATE = 16000  # what the models take
+MIN_RATE, MAX_RATE = 2000, 768000  # outside this a header is damaged: a rate of 1 Hz would resample 11 s into gigabytes
+
+# WAVE format tags that decode (tests/test_audio.py::test_every_supported_codec_decodes); any other is refused.
+SUPPORTED_TAGS = {0x0001: "PCM", 0x0002: "MS ADPCM", 0x0003: "IEEE float", 0x0006: "A-law", 0x0007: "mu-law",
+                  0x0011: "IMA ADPCM", 0x0031: "GSM 6.10"}
+# Tags phone systems write that callscribe does not decode, named in the error.
+KNOWN_TAGS = {0x0014: "G.723 ADPCM", 0x0022: "TrueSpeech", 0x0040: "G.721 ADPCM", 0x0042: "G.723.1", 0x0045: "G.726",
+              0x0050: "MPEG", 0x0055: "MP3", 0x0064: "G.726 ADPCM", 0x0065: "G.722", 0x0083: "G.729", 0x0133: "G.729",
+              0x0134: "G.729A", 0x0161: "WMA", 0x00FF: "AAC", 0x1600: "AAC", 0xA100: "G.723.1", 0xA109: "Speex"}
+EXTENSIBLE = 0xFFFE  # the real tag is the first two bytes of the fmt chunk's sub-format GUID
 
 
 class AudioError(Exception):
@@ -26,6 +38,42 @@ class AudioInfo:
     sample_rate: int
     channels: int
     duration: float  # seconds of audio actually decodable
+
+
+def wav_format_tag(path: Path) -> int | None:
+    """The codec tag in a RIFF/RIFX/RF64 WAVE file's fmt chunk; None if the file is no WAVE or has no
+    readable fmt chunk (the decoders then say what is wrong)."""
+    with open(path, "rb") as f:
+        head = f.read(12)
+        if len(head) < 12 or head[:4] not in (b"RIFF", b"RIFX", b"RF64") or head[8:12] != b"WAVE":
+            return None
+        endian = ">" if head[:4] == b"RIFX" else "<"
+        for _ in range(64):  # chunks before fmt: a few at most (JUNK, bext, LIST)
+            chunk = f.read(8)
+            if len(chunk) < 8:
+                return None
+            size = struct.unpack(endian + "I", chunk[4:])[0]
+            if chunk[:4] == b"fmt ":
+                fmt = f.read(min(size, 40))
+                if len(fmt) < 2:
+                    return None
+                tag = struct.unpack(endian + "H", fmt[:2])[0]
+                if tag == EXTENSIBLE and len(fmt) >= 26:
+                    tag = struct.unpack(endian + "H", fmt[24:26])[0]
+                return tag
+            f.seek(size + size % 2, 1)
+    return None
+
+
+def _check_tag(path: Path) -> None:
+    tag = wav_format_tag(path)
+    if tag is not None and tag not in SUPPORTED_TAGS:
+        name = f" ({KNOWN_TAGS[tag]})" if tag in KNOWN_TAGS else ""
+        raise AudioError(
+            f"unknown codec 0x{tag:04x}{name} in the WAV header: callscribe decodes PCM, float, mu-law, A-law, IMA/MS ADPCM "
+            "and GSM 6.10. Convert it with ffmpeg (`ffmpeg -i FILE -c:a pcm_s16le OUT.wav`) or sox, or export it from the "
+            "phone system as PCM or GSM; or leave it out with the filter params"
+        )
 
 
 def _read_soundfile(path: Path) -> tuple[np.ndarray, int, str]:
@@ -51,24 +99,36 @@ def _read_pyav(path: Path) -> tuple[np.ndarray, int, str]:
         container = av.open(str(path))
     except Exception as e:  # noqa: BLE001 - PyAV raises many types
         raise AudioError(f"not a readable audio file ({type(e).__name__}: {e})") from e
-    with container:
-        if not container.streams.audio:
-            raise AudioError("no audio stream in the file")
-        stream = container.streams.audio[0]
-        codec = stream.codec_context.name
-        sr = stream.codec_context.sample_rate
-        channels = stream.codec_context.channels or 1
-        # Convert every frame to float planar so all codecs come out alike.
-        resampler = av.AudioResampler(format="fltp", layout=stream.layout.name, rate=sr)
-        frames = []
-        try:
-            for frame in container.decode(stream):
-                for out in resampler.resample(frame):
-                    frames.append(out.to_ndarray())
-        except av.error.FFmpegError:
-            # sox-written gsm_ms files end with a pad packet that raises after all audio decoded.
-            if not frames:
-                raise AudioError("the audio data cannot be decoded (corrupt or truncated file)")
+    try:
+        return _decode_container(av, container)
+    except AudioError:
+        raise
+    except Exception as e:  # noqa: BLE001 - a damaged file must give a reason, not a crash
+        raise AudioError(f"not a readable audio file ({type(e).__name__}: {e})") from e
+    finally:
+        container.close()
+
+
+def _decode_container(av, container) -> tuple[np.ndarray, int, str]:
+    if not container.streams.audio:
+        raise AudioError("no audio stream in the file")
+    stream = container.streams.audio[0]
+    if stream.codec_context is None:  # FFmpeg has no decoder for it
+        raise AudioError("no decoder for its audio codec; convert it with ffmpeg or sox to PCM or GSM WAV")
+    codec = stream.codec_context.name
+    sr = stream.codec_context.sample_rate
+    channels = stream.codec_context.channels or 1
+    # Convert every frame to float planar so all codecs come out alike.
+    resampler = av.AudioResampler(format="fltp", layout=stream.layout.name, rate=sr)
+    frames = []
+    try:
+        for frame in container.decode(stream):
+            for out in resampler.resample(frame):
+                frames.append(out.to_ndarray())
+    except av.error.FFmpegError:
+        # sox-written gsm_ms files end with a pad packet that raises after all audio decoded.
+        if not frames:
+            raise AudioError("the audio data cannot be decoded (corrupt or truncated file)")
     if not frames:
         return np.zeros((channels, 0), np.float32), sr or 8000, codec
     return np.ascontiguousarray(np.concatenate(frames, axis=1), dtype=np.float32), sr, codec
@@ -81,10 +141,16 @@ def decode(path: str | Path) -> tuple[np.ndarray, int, str]:
         raise AudioError("file not found")
     if path.stat().st_size == 0:
         raise AudioError("the file is empty (0 bytes)")
+    _check_tag(path)
     try:
-        return _read_soundfile(path)
+        data, sr, codec = _read_soundfile(path)
     except (sf.LibsndfileError, RuntimeError, ValueError):
-        return _read_pyav(path)
+        data, sr, codec = _read_pyav(path)
+    if not MIN_RATE <= sr <= MAX_RATE:
+        raise AudioError(f"the header declares a sample rate of {sr} Hz (the header is damaged); re-export the file")
+    if not np.isfinite(data).all():  # a damaged float WAV: NaN would spoil every call packed with it
+        data = np.nan_to_num(data, nan=0.0, posinf=0.0, neginf=0.0)
+    return data, sr, codec
 
 
 def resample(audio: np.ndarray, sr: int, target: int = SAMPLE_RATE) -> np.ndarray:

@@ -39,11 +39,12 @@ def transcribe_files(engine: Engine, jobs: list[Job], settings: TranscribeSettin
     for job, record in zip(jobs, records):
         try:
             audios.append(load_audio(job.path))
-        except (AudioError, OSError) as e:
+        except Exception as e:  # noqa: BLE001 - whatever a damaged file makes a decoder raise, it is this file's record
             audios.append(None)
-            _failed(record, f"cannot decode {job.path}: {e}. Check that the file plays; re-export it or leave it out "
+            why = e if isinstance(e, (AudioError, OSError)) else f"{type(e).__name__}: {e}"
+            _failed(record, f"cannot decode {job.path}: {why}. Check that the file plays; re-export it or leave it out "
                     "with the filter params.")
-    results: dict[int, tuple[Transcript, list[str]]] = {}
+    results: dict[int, tuple[Transcript, list[str]] | Exception] = {}
     packable = [i for i, a in enumerate(audios) if a is not None and a.shape[0] == 1 and a.shape[1]]
     packing_failed = None
     if len(packable) > 1 and engine.supports_packing:
@@ -58,10 +59,12 @@ def transcribe_files(engine: Engine, jobs: list[Job], settings: TranscribeSettin
         except Exception:  # noqa: BLE001, S110 - each call is then decoded on its own below
             pass
     for i, audio in enumerate(audios):
-        if audio is None or i in results:
+        if audio is None or (i in results and not isinstance(results[i], Exception)):
             continue
         current_call(jobs[i].id)  # pieces of a long call are reported under its id (progress bar)
         try:
+            if i in results:  # it raised inside the packed window; the others there are done
+                raise results.pop(i)
             transcript, warnings = transcribe_audio(engine, audio, settings)
             results[i] = transcript, ([packing_failed] if packing_failed and i in packable else []) + warnings
         except Exception as e:  # noqa: BLE001 - one file's failure (MemoryError, a decoder error) must not stop the run

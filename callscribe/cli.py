@@ -52,7 +52,11 @@ def collect_jobs(inputs: list[str]) -> list:
                 duration = sf.info(str(path)).duration
             except Exception:  # noqa: BLE001 - unreadable files get their error record from the run
                 duration = 0.0
-            jobs.append(Job(key, str(path), sha256_file(path), duration))
+            try:
+                sha = sha256_file(path)
+            except OSError:  # unreadable (permissions): the run gives it an error record that says why
+                sha = ""
+            jobs.append(Job(key, str(path), sha, duration))
     return jobs
 
 

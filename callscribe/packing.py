@@ -32,13 +32,21 @@ class Span(NamedTuple):
         return min(max(seconds + (self.source - self.start) / SAMPLE_RATE, lo), hi)
 
 
-def lay_out(monos: list[np.ndarray], settings: TranscribeSettings) -> tuple[np.ndarray | None, list[Span]]:
-    """The tape and each call's span on it; a call without speech gets no span (and no text)."""
+def lay_out(monos: list[np.ndarray], settings: TranscribeSettings, failed: dict[int, Exception] | None = None,
+            ) -> tuple[np.ndarray | None, list[Span]]:
+    """The tape and each call's span on it; a call without speech gets no span (and no text). With
+    `failed`, a call whose VAD raises is left off the tape and its exception put there."""
     # After every call, the last too: a tape that stops mid-word loses that call's words.
     gap = np.zeros(int(PACK_GAP * SAMPLE_RATE), np.float32)
     parts, spans, cursor = [], [], 0
     for i, mono in enumerate(monos):
-        regions = vad.speech_regions(mono, vad.PACKING) if settings.vad else [(0, len(mono))]
+        try:
+            regions = vad.speech_regions(mono, vad.PACKING) if settings.vad else [(0, len(mono))]
+        except Exception as e:
+            if failed is None:
+                raise
+            failed[i] = e
+            continue
         if not regions:
             continue
         start, end = regions[0][0], regions[-1][1]
@@ -89,9 +97,13 @@ def span_of_word(spans: list[Span], start: float, end: float) -> Span:
     return before[-1] if before else spans[0]
 
 
-def transcribe_packed(engine: Engine, monos: list[np.ndarray], settings: TranscribeSettings) -> list[tuple[Transcript, list[str]]]:
-    """Short mono calls -> (transcript, warnings) each; a call whose text looks wrong is redone on its own."""
-    tape, spans = lay_out(monos, settings)
+def transcribe_packed(engine: Engine, monos: list[np.ndarray], settings: TranscribeSettings,
+                      ) -> list[tuple[Transcript, list[str]] | Exception]:
+    """Short mono calls -> (transcript, warnings) each; a call whose text looks wrong is redone on its own.
+    A call whose own steps raise (VAD, speaker turns) gets its exception in its place, and the tape is
+    made of the others, as if it were not there."""
+    failed: dict[int, Exception] = {}
+    tape, spans = lay_out(monos, settings, failed)
     segs_of: list[list[Segment]] = [[] for _ in monos]
     language = settings.language
     if spans:
@@ -99,12 +111,19 @@ def transcribe_packed(engine: Engine, monos: list[np.ndarray], settings: Transcr
         segs_of, language = assign(decoded.segments, spans, len(monos)), decoded.language
     results = []
     for i, mono in enumerate(monos):
+        if i in failed:
+            results.append(failed[i])
+            continue
         duration = len(mono) / SAMPLE_RATE
         text = " ".join(s.text for s in segs_of[i]).strip()
-        if repetition_warning(text, duration):
-            results.append(transcribe_audio(engine, mono[None, :], settings))
+        try:
+            if repetition_warning(text, duration):
+                results.append(transcribe_audio(engine, mono[None, :], settings))
+                continue
+            transcript = with_speakers(Transcript(text, language, round(duration, 3), segs_of[i]), mono, settings)
+        except Exception as e:  # noqa: BLE001 - this call's failure, recorded by the caller
+            results.append(e)
             continue
-        transcript = with_speakers(Transcript(text, language, round(duration, 3), segs_of[i]), mono, settings)
         if not settings.timestamps:  # words were needed to place the calls and speakers, not to keep
             for seg in transcript.segments:
                 seg.words = None

@@ -1,7 +1,9 @@
 """Worker processes, each owning one loaded engine, behind the `concurrent.futures` interface.
 
-With one worker the model lives in this process (`InProcessPool`); else in spawned processes
-that ignore Ctrl-C, which the parent handles by stopping them (`stop`).
+The model lives in spawned processes that ignore Ctrl-C, which the parent handles by stopping
+them (`stop`), even with one worker: a file that crashes a native decoder or draws the OOM killer
+then costs that file, not the run. Only the Apple GPU engine, whose one process owns the GPU,
+keeps its model in this process (`InProcessPool`).
 """
 
 from __future__ import annotations
@@ -94,14 +96,16 @@ class ProcessPool(cf.ProcessPoolExecutor):
 
 
 def start(settings: TranscribeSettings, n_tasks: int, progress=None) -> InProcessPool | ProcessPool:
-    """`progress` gets (call id, audio seconds) for each finished piece of a long call (after `drain`)."""
+    """`progress` gets (call id, audio seconds) for each finished piece of a long call (after `drain`).
+    Files are transcribed in worker processes even with one worker, so a native crash costs its file
+    only; the Apple GPU engine runs here (one process owns the GPU; forking corrupts Metal)."""
     if settings.cluster != "local":  # the same interface, with Ray actors on every node as workers
         from callscribe.cluster import RayPool
 
         return RayPool(settings)
-    if settings.workers <= 1 or n_tasks <= 1:
+    if settings.engine == "mlx-qwen3-asr":
         return InProcessPool(settings, progress)
-    return ProcessPool(settings, min(settings.workers, n_tasks), progress)
+    return ProcessPool(settings, max(1, min(settings.workers, n_tasks)), progress)
 
 
 def submit(pool: InProcessPool | ProcessPool, jobs: list[Job], settings: TranscribeSettings) -> cf.Future:

@@ -21,6 +21,7 @@ from tqdm import tqdm
 from callscribe import __version__
 from callscribe import pool as pools
 from callscribe.calls import Job, new_record
+from callscribe.engines import ModelError
 from callscribe.fileio import remove_stale_temp_files
 from callscribe.journal import Journal, is_done
 from callscribe.outputs import check_writable, output_error, write_transcript
@@ -76,8 +77,14 @@ class Writer:
     def write(self, job: Job, record: CallRecord, transcript: Transcript | None) -> None:
         try:
             if transcript is not None:
-                write_transcript(transcript, self.out_dir / job.id, self.formats)
-                record.json = f"{job.id}.json"
+                try:
+                    write_transcript(transcript, self.out_dir / job.id, self.formats)
+                    record.json = f"{job.id}.json"
+                except OSError:
+                    raise
+                except Exception as e:  # noqa: BLE001 - this file's transcript cannot be written; the others can
+                    record.status, record.audio_seconds, record.warnings = ERROR, 0.0, []
+                    record.reason = f"writing the transcript of {job.path} failed ({type(e).__name__}: {e}); check the file and report this"
             record.finished = time.strftime("%Y-%m-%dT%H:%M:%S%z")
             self.journal.append(record.to_dict())
             if not record.restored:  # so that returning to these settings later costs no decoding
@@ -90,26 +97,13 @@ class Writer:
         self.bar.update(max(0.0, min(job.duration - self.advanced.pop(job.id, 0.0), self.bar.total - self.bar.n)))
         self.bar.set_postfix_str(" ".join(f"{k}={v}" for k, v in sorted(self.summary.counts.items())), refresh=False)
 
-    def restore(self, job: Job, previous: dict | None, settings_hash: str) -> bool:
-        """Take the call from the store when these settings made it before; True if done so. First,
-        the transcript the journal holds for other settings goes into the store (it is about to be
-        overwritten), so going back to those costs nothing either, also for outputs made before the store."""
-        if previous and previous.get("sha256") == job.sha256 and previous.get("json") and previous.get("settings_hash") != settings_hash:
-            if self.store.get(job.sha256, previous["settings_hash"]) is None and (self.out_dir / previous["json"]).exists():
-                self.store.put(previous, json.loads((self.out_dir / previous["json"]).read_text(encoding="utf-8")))
-        kept = self.store.get(job.sha256, settings_hash)
-        if kept is None:
-            return False
-        record = CallRecord.from_dict({**kept["record"], "id": job.id, "path": job.path, "restored": True})
-        transcript = Transcript.from_dict(kept["transcript"]) if kept["transcript"] is not None else None
-        self.write(job, record, transcript)
-        self.summary.restored += 1
-        return True
-
-    def crashed(self, job: Job, settings: TranscribeSettings) -> None:
-        """The record of a file whose worker died on it, alone: the file is the culprit."""
+    def crashed(self, job: Job, settings: TranscribeSettings, error: Exception | None = None) -> None:
+        """The record of a file whose worker died on it, alone (the file is the culprit), or whose task raised
+        outside any one file's guard."""
         reason = (f"the worker process died while transcribing {job.path} (out of memory or a crash in the decoder); "
                   "lower transcribe.max_chunk_minutes or transcribe.workers, or check the file")
+        if error is not None:
+            reason = f"transcription failed on {job.path} ({type(error).__name__}: {error}); check that the file plays"
         self.write(job, new_record(job, settings.engine, settings.model, self.versions, settings, status=ERROR, reason=reason), None)
 
 
@@ -160,8 +154,9 @@ def run(
 
 def _run_all(tasks: list[list[Job]], settings: TranscribeSettings, writer: Writer) -> None:
     """Every task through the pool. A worker that dies (out of memory, a crash in the decoder)
-    breaks the pool: the files in flight are then run one at a time in a new pool to find the
-    culprit, which gets an error record, and the rest go on as before."""
+    breaks the pool: the tasks in flight are then run one at a time in a new pool; one that kills
+    its worker alone holds the culprit and is halved until it is found (a few model loads, not one
+    per file). The culprit gets an error record, and the rest go on as before."""
     queue, suspects = list(reversed(tasks)), []
     pool = pools.start(settings, len(queue), writer.advance)
     try:
@@ -183,10 +178,14 @@ def _run_batch(pool, batch: list[list[Job]], limit: int, suspects: list[list[Job
     running: dict[cf.Future, list[Job]] = {}
     broken = False
     while batch or running:
-        while batch and len(running) < limit:
+        while batch and len(running) < limit and not broken:
             group = batch.pop()
-            running[pools.submit(pool, group, settings)] = group
-        finished, _ = cf.wait(running, timeout=0.5, return_when=cf.FIRST_COMPLETED)
+            try:
+                running[pools.submit(pool, group, settings)] = group
+            except BrokenProcessPool:  # a worker died since the last wait (found by bench/poison.py): this group never ran
+                batch.append(group)
+                broken = True
+        finished, _ = cf.wait(running, timeout=0.5, return_when=cf.FIRST_COMPLETED) if running else (set(), set())
         pool.drain()  # pieces of long calls finished meanwhile move the bar
         for fut in finished:
             group = running.pop(fut)
@@ -195,13 +194,23 @@ def _run_batch(pool, batch: list[list[Job]], limit: int, suspects: list[list[Job
             except BrokenProcessPool:
                 if limit == 1 and len(group) == 1:
                     writer.crashed(group[0], settings)
+                elif limit == 1:
+                    suspects += [group[: len(group) // 2], group[len(group) // 2 :]]
                 else:
-                    suspects += [[job] for job in group]
+                    suspects.append(group)
                 broken = True
+                continue
+            except ModelError:  # the engine did not load: every file would fail alike, so the run stops
+                raise
+            except Exception as e:  # noqa: BLE001 - raised outside any one file's guard: each file again alone
+                if len(group) == 1:
+                    writer.crashed(group[0], settings, e)
+                else:
+                    batch += [[job] for job in group]
                 continue
             for job, (record, transcript) in zip(group, results):
                 writer.write(job, record, transcript)
         if broken:
-            suspects += [[job] for group in running.values() for job in group]
+            suspects += list(running.values())
             return True
     return False

@@ -24,6 +24,7 @@ EXPECTED = {
     "header only.wav": ("no_speech", "filtered", None),
     "empty.wav": ("error", "filtered", None),
     "random bytes.WAV": ("error", "filtered", None),
+    "unknown codec 0x1234.wav": ("error", "filtered", None),  # a vendor codec: refused in profile, never sent to a worker
     "truncated gsm.wav": ("ok", "ok", "my fellow americans"),  # the first half, all that is there
     "header lies about length.wav": ("ok", "ok", JFK_WORDS),
     "mp3 named.wav": ("ok", "ok", JFK_WORDS),
@@ -82,6 +83,10 @@ def make_bad_files(folder: Path, sample_audio: Path) -> dict[str, tuple[str, str
     (folder / "empty.wav").write_bytes(b"")
     (folder / "random bytes.WAV").write_bytes(rng.integers(0, 256, 20_000, dtype=np.uint8).tobytes())
     (folder / "truncated gsm.wav").write_bytes(gsm[: len(gsm) // 2 + 17])  # cut mid-block
+    sf.write(folder / "unknown codec 0x1234.wav", speech, 8000, subtype="PCM_16")
+    data = bytearray((folder / "unknown codec 0x1234.wav").read_bytes())
+    data[20:22] = struct.pack("<H", 0x1234)  # the fmt chunk's format tag
+    (folder / "unknown codec 0x1234.wav").write_bytes(bytes(data))
     pcm = folder / "header lies about length.wav"
     sf.write(pcm, speech, 8000, subtype="PCM_16")
     data = bytearray(pcm.read_bytes())

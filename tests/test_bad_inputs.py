@@ -49,6 +49,7 @@ def test_bad_files_through_the_cli(sample_audio, tmp_path):
             assert f"callscribe: error: cannot decode {row['path']}" in done.stderr
     assert "empty (0 bytes)" in rows["empty"]["reason"]
     assert "not a readable audio file" in rows["random bytes"]["reason"]
+    assert "unknown codec 0x1234" in rows["unknown codec 0x1234"]["reason"] and "ffmpeg" in rows["unknown codec 0x1234"]["reason"]
     assert rows["header only"]["reason"] == "the file holds no audio (0 s)"
     assert rows["silence"]["reason"] == "no speech detected"
     assert rows["more calls/mulaw 8k"]["status"] == "ok" and rows["more calls/mulaw 8k"]["text"] != rows["mulaw 8k"]["text"]
@@ -95,6 +96,7 @@ def test_bad_files_through_the_pipeline(sample_audio, tmp_path):
     assert calls["export a/recordings/empty"]["reason"] == "unreadable: the file is empty (0 bytes)"
     assert calls["export a/recordings/random bytes"]["reason"].startswith("unreadable: not a readable audio file")
     assert calls["export a/recordings/header only"]["reason"] == "under min_bytes"
+    assert calls["export a/recordings/unknown codec 0x1234"]["reason"].startswith("unreadable: unknown codec 0x1234 in the WAV header")
 
     same = [calls[f"export {x}/recordings/{Path(SAME_NAME).stem}"] for x in "ab"]
     assert [c["status"] for c in same] == ["ok", "ok"] and same[0]["text"] != same[1]["text"]
