@@ -8,7 +8,6 @@ its journal line (`Writer`). A worker that dies is survived (`_run_all`).
 from __future__ import annotations
 
 import concurrent.futures as cf
-import json
 import sys
 import time
 from collections import Counter
