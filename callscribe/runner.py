@@ -8,6 +8,7 @@ its journal line (`Writer`). A worker that dies is survived (`_run_all`).
 from __future__ import annotations
 
 import concurrent.futures as cf
+import json
 import sys
 import time
 from collections import Counter
@@ -95,6 +96,22 @@ class Writer:
         self.summary.audio_seconds += record.audio_seconds
         self.bar.update(max(0.0, min(job.duration - self.advanced.pop(job.id, 0.0), self.bar.total - self.bar.n)))
         self.bar.set_postfix_str(" ".join(f"{k}={v}" for k, v in sorted(self.summary.counts.items())), refresh=False)
+
+    def restore(self, job: Job, previous: dict | None, settings_hash: str) -> bool:
+        """Take the call from the store when these settings made it before; True if done so. First,
+        the transcript the journal holds for other settings goes into the store (it is about to be
+        overwritten), so going back to those costs nothing either, also for outputs made before the store."""
+        if previous and previous.get("sha256") == job.sha256 and previous.get("json") and previous.get("settings_hash") != settings_hash:
+            if self.store.get(job.sha256, previous["settings_hash"]) is None and (self.out_dir / previous["json"]).exists():
+                self.store.put(previous, json.loads((self.out_dir / previous["json"]).read_text(encoding="utf-8")))
+        kept = self.store.get(job.sha256, settings_hash)
+        if kept is None:
+            return False
+        record = CallRecord.from_dict({**kept["record"], "id": job.id, "path": job.path, "restored": True})
+        transcript = Transcript.from_dict(kept["transcript"]) if kept["transcript"] is not None else None
+        self.write(job, record, transcript)
+        self.summary.restored += 1
+        return True
 
     def crashed(self, job: Job, settings: TranscribeSettings, error: Exception | None = None) -> None:
         """The record of a file whose worker died on it, alone (the file is the culprit), or whose task raised
