@@ -15,6 +15,10 @@ PROFILE_FIELDS = ("id", "archive", "name", "bytes", "sha256", "codec", "sample_r
                   "queue", "caller", "date", "start", "start_utc", "call_id")
 
 
+class MissingShard(Exception):
+    """A shard with calls has no transcripts here: merging now would silently lose its text."""
+
+
 def merge(profile: list[dict], selected: dict[str, list[dict]], dropped: dict[str, str], transcripts_root: Path,
           out_dir: Path, formats: list[str], duplicate_of: dict[str, str] | None = None,
           redaction: Redactor | None = None) -> tuple[list[dict], dict]:
@@ -24,6 +28,10 @@ def merge(profile: list[dict], selected: dict[str, list[dict]], dropped: dict[st
     duplicate_of = duplicate_of or {}
     path_of = {row["id"]: row.get("path") for rows in selected.values() for row in rows}
     shard_of = {row["id"]: shard for shard, rows in selected.items() for row in rows}
+    for shard, rows_ in selected.items():
+        if rows_ and not (Path(transcripts_root) / shard / "journal.jsonl").exists():
+            raise MissingShard(f"{Path(transcripts_root) / shard} is not on this machine (raw transcripts are never pushed): "
+                               f"transcribe it here with `dvc repro -f transcribe@{shard}`, or merge on the machine that made it")
     journals = {shard: Journal(Path(transcripts_root) / shard / "journal.jsonl").entries() for shard in selected}
     rows, counts = [], Counter()
     audio_s = worker_s = cpu_s = 0.0

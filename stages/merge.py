@@ -1,11 +1,12 @@
 """Stage merge: all shards -> data/output/calls.jsonl, per-call files, metrics/transcribe.json."""
 
+import sys
 import time
 from pathlib import Path
 
 from callscribe import params, plots
 from callscribe.fileio import read_jsonl, write_json, write_jsonl
-from callscribe.merge import merge
+from callscribe.merge import MissingShard, merge
 from callscribe.redact import Redactor, RedactSettings
 
 
@@ -22,8 +23,11 @@ def main():
     Path("data/private").mkdir(parents=True, exist_ok=True)
     Path("data/output/audio").mkdir(parents=True, exist_ok=True)  # a DVC output even when empty
     redactor = Redactor(settings, Path("data/private/transcripts"), Path("data/output/audio")) if settings.enabled else None
-    rows, metrics = merge(profile, selected, dropped, Path("data/transcripts"), Path("data/output"), p["merge"]["formats"],
-                          duplicate_of, redactor)
+    try:
+        rows, metrics = merge(profile, selected, dropped, Path("data/transcripts"), Path("data/output"), p["merge"]["formats"],
+                              duplicate_of, redactor)
+    except MissingShard as e:
+        sys.exit(f"merge: {e}")
     write_jsonl("data/output/calls.jsonl", rows)
     write_json("metrics/transcribe.json", metrics)
     write_json("metrics/redact.json", redactor.metrics() if redactor else {"enabled": False})

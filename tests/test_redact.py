@@ -143,7 +143,7 @@ def test_merge_writes_only_redacted_text_and_counts(tmp_path):
     sf.write(str(tmp_path / "a.wav"), np.full(8000 * 10, 0.1, np.float32), 8000)
     settings = RedactSettings(enabled=True, keep_unredacted=True, audio=True)
     red = Redactor(settings, tmp_path / "private", tmp_path / "out" / "audio")
-    rows, _ = merge(profile, selected, {}, root, tmp_path / "out", ["json", "txt", "srt", "vtt"], red)
+    rows, _ = merge(profile, selected, {}, root, tmp_path / "out", ["json", "txt", "srt", "vtt"], redaction=red)
     assert rows[0]["redactions"] == {"card": 1, "ssn": 1}
     assert "4111" not in rows[0]["text"] and "[CARD]" in rows[0]["text"] and "[SSN]" in rows[0]["text"]
     for f in (tmp_path / "out" / "transcripts").iterdir():
