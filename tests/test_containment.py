@@ -153,4 +153,5 @@ def test_a_pool_that_breaks_between_two_submissions_is_rebuilt(sample_audio, tmp
     monkeypatch.setattr(runner.pools, "submit", breaks_once)
     jobs = [Job(k, str(find_sample(sample_audio, k)), k, 20.0) for k in SHORT]  # 20 s each: one task per call
     summary = run(jobs, tmp_path, TranscribeSettings(engine="faster-whisper", workers=1).resolved(), progress=False)
-    assert summary.counts == {"ok": 3} and len(calls) == 4  # the group refused is handed over again
+    # The group refused is handed over again (a task still running on the broken pool may be too).
+    assert summary.counts == {"ok": 3} and calls[1] in calls[2:]
