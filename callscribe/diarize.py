@@ -28,6 +28,9 @@ FRAME_S = HOP / SAMPLE_RATE
 TOP_PERCENT = 30  # affinity refinement: each window keeps its closest 30 % of neighbours
 MAX_CLUSTERED = 1500  # windows (20 min of speech) clustered directly; 1500^2 affinities are ~18 MB
 SMOOTH = 1  # windows either side averaged when re-scoring against speaker centroids
+# Speech regions (Silero VAD): threshold, pause that splits a region (ms), padding either side (ms).
+VAD_THRESHOLD, VAD_MIN_SILENCE_MS, VAD_PAD_MS = 0.35, 300, 50
+BRIDGE = 0.0  # a pause up to this long (s) between two turns of one speaker is part of the turn
 
 
 @dataclass
@@ -92,7 +95,7 @@ class Diarizer:
         emb = self.embed(np.stack([feats[w : w + WINDOW] for w in starts]))
         labels = cluster(emb, speakers, region_of)
         centres = (starts + WINDOW / 2) * FRAME_S
-        return _turns(regions, centres, region_of, labels)
+        return bridged(_turns(regions, centres, region_of, labels), BRIDGE)
 
 
 @functools.cache
@@ -106,7 +109,7 @@ def speech_regions(audio: np.ndarray, block_s: int = 600) -> list[tuple[float, f
     Ten minutes at a time: Silero's windows of a whole long call would take gigabytes."""
     from faster_whisper.vad import VadOptions, get_speech_timestamps
 
-    opts = VadOptions(threshold=0.35, min_silence_duration_ms=300, speech_pad_ms=50, min_speech_duration_ms=200)
+    opts = VadOptions(threshold=VAD_THRESHOLD, min_silence_duration_ms=VAD_MIN_SILENCE_MS, speech_pad_ms=VAD_PAD_MS, min_speech_duration_ms=200)
     step = block_s * SAMPLE_RATE
     return [((i + t["start"]) / SAMPLE_RATE, (i + t["end"]) / SAMPLE_RATE)
             for i in range(0, len(audio), step) for t in get_speech_timestamps(audio[i : i + step], opts)]
@@ -209,6 +212,18 @@ def _turns(regions, centres, region_of, labels) -> list[Turn]:
                 out[-1].end = round(float(b), 3)
             else:
                 out.append(Turn(round(float(a), 3), round(float(b), 3), speaker))
+    return out
+
+
+def bridged(turns: list[Turn], gap: float) -> list[Turn]:
+    """Consecutive turns of one speaker less than `gap` apart become one turn: a speaker's short
+    pause is part of the turn (reference turns are marked that way)."""
+    out: list[Turn] = []
+    for t in turns:
+        if out and out[-1].speaker == t.speaker and t.start - out[-1].end <= gap:
+            out[-1] = replace(out[-1], end=t.end)
+        else:
+            out.append(replace(t))
     return out
 
 

@@ -30,6 +30,7 @@ class TranscribeSettings:
     diarize: bool = False  # stereo: one transcript per channel; mono: speaker turns (callscribe.diarize)
     speakers: int | str = 2  # speakers in a mono call, or "auto" to estimate
     channel_names: list[str] = field(default_factory=lambda: ["agent", "caller"])  # stereo channels, in order
+    vocabulary: list[str] | str | None = None  # the company's own words (callscribe.vocabulary): a list or a file
 
     @classmethod
     def from_params(cls, params: dict | None) -> "TranscribeSettings":
@@ -43,6 +44,7 @@ class TranscribeSettings:
     def resolved(self) -> "TranscribeSettings":
         """Replace `auto` with the concrete engine, model and worker count for this machine."""
         from callscribe.engines import DEFAULT_ALIGNER, default_model, resolve_engine
+        from callscribe.vocabulary import terms
 
         s = TranscribeSettings(**asdict(self))
         s.engine = resolve_engine(s.engine)
@@ -52,6 +54,7 @@ class TranscribeSettings:
             s.aligner = None  # only Qwen3-ASR's word times need one
         elif s.aligner in (None, "", "auto"):
             s.aligner = DEFAULT_ALIGNER
+        s.vocabulary = terms(s.vocabulary)  # a file's terms, so that the hash follows its content
         if s.language in ("", "auto", "none"):
             s.language = None
         if s.speakers != "auto" and (not str(s.speakers).isdigit() or int(s.speakers) < 1):
@@ -66,7 +69,7 @@ class TranscribeSettings:
 
     def hash(self) -> str:
         """Identity of what the settings produce; the journal skips files done with the same hash."""
-        data = {k: v for k, v in asdict(self).items() if k not in NOT_HASHED}
+        data = {k: v for k, v in asdict(self).items() if k not in NOT_HASHED and not (k == "vocabulary" and not v)}  # none: old hashes hold
         blob = json.dumps(data, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 

@@ -16,6 +16,7 @@ import os
 
 import numpy as np
 
+from callscribe import vocabulary
 from callscribe.records import Segment, Word
 from callscribe.settings import TranscribeSettings
 
@@ -83,7 +84,8 @@ class QwenEngine:
         segments, stops, n_windows, language = [], [], 0, settings.language
         for window, offset in windows:
             budget = math.ceil(len(window) / SAMPLE_RATE * SAFER_TOKENS_PER_SECOND) + 16 if safer else None
-            result = self.session.transcribe(window, language=settings.language, return_chunks=True, max_new_tokens=budget)
+            result = self.session.transcribe(window, language=settings.language, return_chunks=True, max_new_tokens=budget,
+                                             context=vocabulary.hint(settings.vocabulary) or "")
             if settings.language is None:
                 language = _language_code(result.language) or language
             for chunk in result.chunks:

@@ -11,6 +11,7 @@ from pathlib import Path
 import ctranslate2
 import numpy as np
 
+from callscribe import vocabulary
 from callscribe.records import Segment, Word
 from callscribe.settings import TranscribeSettings
 
@@ -84,6 +85,7 @@ class WhisperEngine:
             beam_size=settings.beam_size,
             word_timestamps=settings.timestamps or packed,
             vad_filter=settings.vad and not packed,  # packed calls are already cut to their speech
+            hotwords=vocabulary.hint(settings.vocabulary),
         )
         if packed:  # one call's text must not steer the next call's decoding
             options.update(condition_on_previous_text=False)
