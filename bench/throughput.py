@@ -91,10 +91,11 @@ def run_pipeline(files: list[str], out: Path, overrides: dict | None = None) -> 
     """callscribe's transcribe stage with the settings in params.yaml (and any --set overrides)."""
     import soundfile as sf
 
+    from callscribe.calls import Job
     from callscribe.journal import Journal
     from callscribe.profile import sha256_file
+    from callscribe.runner import run
     from callscribe.settings import TranscribeSettings
-    from callscribe.transcribe import Job, run
 
     params = yaml.safe_load((REPO / "params.yaml").read_text())["transcribe"]
     settings = TranscribeSettings.from_params({**params, **(overrides or {})})

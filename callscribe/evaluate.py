@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 import jiwer
 from whisper_normalizer.english import EnglishTextNormalizer
+
+from callscribe.records import FILTERED, TRANSCRIBED
+
+if TYPE_CHECKING:
+    from pyannote.core import Annotation
 
 _normalizer = EnglishTextNormalizer()
 
@@ -78,3 +88,37 @@ def channel_wer(channel_texts: dict[str, str], segments: list[dict], channel_nam
         refs.append(normalize(ref))
         hyps.append(normalize(" ".join(s["text"] for s in segments if s.get("speaker") == name)))
     return round(jiwer.wer(refs, hyps), 4)
+
+
+@dataclass
+class Paired:
+    """The labelled calls matched with what the pipeline made of them."""
+
+    texts: list[tuple[str, str, str]] = field(default_factory=list)  # (id, reference, hypothesis), for `score`
+    der: dict[str, dict] = field(default_factory=dict)  # id -> `diarization_error`, calls with reference turns
+    stereo: dict[str, float] = field(default_factory=dict)  # id -> `channel_wer`, stereo calls with per-channel texts
+    missing: list[str] = field(default_factory=list)  # labelled files with no transcript
+    filtered: int = 0  # labelled files left out on purpose (filter params)
+
+
+def pair(labels: list[dict], calls: list[dict], labels_dir: Path, transcripts: Path, channel_names: list[str]) -> Paired:
+    """Each label (samples/labels.jsonl) with its row of calls.jsonl and its files under `transcripts`."""
+    by_name = {(r["archive"], r["name"]): r for r in calls}
+    out = Paired()
+    for lab in labels:
+        call = by_name.get((lab["archive"], lab["file"]))
+        if call is not None and call["status"] == FILTERED:
+            out.filtered += 1
+            continue
+        if call is None or call["status"] not in TRANSCRIBED:
+            out.missing.append(lab["file"])
+            continue
+        out.texts.append((call["id"], lab["text"], call["text"] or ""))
+        stem = Path(transcripts) / call["id"]
+        if lab.get("rttm") and Path(f"{stem}.rttm").exists():
+            out.der[call["id"]] = diarization_error(load_turns(Path(labels_dir) / lab["rttm"]), load_turns(f"{stem}.rttm"),
+                                                    uem=(0.0, call["duration"]))
+        if lab.get("channel_texts") and Path(f"{stem}.json").exists():
+            segments = json.loads(Path(f"{stem}.json").read_text(encoding="utf-8"))["segments"]
+            out.stereo[call["id"]] = channel_wer(lab["channel_texts"], segments, channel_names)
+    return out

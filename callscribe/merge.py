@@ -8,7 +8,7 @@ from pathlib import Path
 
 from callscribe.journal import Journal
 from callscribe.outputs import write_transcript
-from callscribe.records import Transcript
+from callscribe.records import FILTERED, PENDING, Transcript
 
 PROFILE_FIELDS = ("id", "archive", "name", "bytes", "sha256", "codec", "sample_rate", "channels", "duration",
                   "queue", "caller", "date", "start", "start_utc", "call_id")
@@ -30,9 +30,9 @@ def merge(profile: list[dict], selected: dict[str, list[dict]], dropped: dict[st
             reason = dropped.get(p["id"], "not selected")
             if p.get("error"):  # why the file could not be read, in words
                 reason = f"{reason}: {p['error']}"
-            row.update(status="filtered", reason=reason, text=None)
+            row.update(status=FILTERED, reason=reason, text=None)
         elif entry is None or entry.get("sha256") != p["sha256"]:
-            row.update(status="pending", reason="not transcribed yet: run `dvc repro`", text=None)
+            row.update(status=PENDING, reason="not transcribed yet: run `dvc repro`", text=None)
         else:
             row.update(status=entry["status"], reason=entry.get("reason"), warnings=entry.get("warnings", []),
                        engine=entry.get("engine"), model=entry.get("model"), text=None)

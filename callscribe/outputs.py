@@ -7,6 +7,7 @@ import os
 import tempfile
 from pathlib import Path
 
+from callscribe.fileio import atomic_write
 from callscribe.records import Transcript
 
 FORMATS = ("json", "txt", "srt", "vtt")
@@ -33,30 +34,6 @@ def check_writable(folder: str | Path) -> None:
             os.fsync(f.fileno())
     except OSError as e:
         raise output_error(folder, e) from e
-
-
-def remove_stale_temp_files(folder: str | Path) -> int:
-    """Remove the temporary files of writes cut short by a kill (see atomic_write)."""
-    stale = [p for p in Path(folder).rglob(".*.tmp") if p.is_file()]
-    for p in stale:
-        p.unlink(missing_ok=True)
-    return len(stale)
-
-
-def atomic_write(path: str | Path, text: str) -> None:
-    """Write to a temporary file beside `path`, fsync, then rename: readers never see half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _clock(seconds: float, sep: str) -> str:

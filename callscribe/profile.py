@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -51,7 +52,8 @@ def profile_file(path: Path, root: Path) -> dict:
     row.update(parse_name(path.name))
     try:
         info = probe(path)
-        row.update(codec=info.codec, sample_rate=info.sample_rate, channels=info.channels, duration=round(info.duration, 3), readable=True, error=None)
+        row.update(codec=info.codec, sample_rate=info.sample_rate, channels=info.channels, duration=round(info.duration, 3),
+                   readable=True, error=None)
     except AudioError as e:
         row.update(codec=None, sample_rate=None, channels=None, duration=0.0, readable=False, error=str(e))
     return row
@@ -85,3 +87,27 @@ def profile_tree(root: str | Path, previous: list[dict] = (), workers: int = 1, 
             row["mtime"] = path.stat().st_mtime
             rows[path] = row
     return [rows[p] for p in sorted(rows)], len(todo)
+
+
+HISTOGRAM_EDGES = [0, 0.1, 0.5, 1, 2, 5, 10, 20, 30, 60, 90, float("inf")]  # minutes
+
+
+def metrics(rows: list[dict]) -> dict:
+    """metrics/profile.json: what the archive holds, at a glance."""
+    return {
+        "files": len(rows),
+        "hours": round(sum(r["duration"] for r in rows) / 3600, 4),
+        "bytes": sum(r["bytes"] for r in rows),
+        "codecs": dict(Counter(r["codec"] or "unreadable" for r in rows).most_common()),
+        "channels": {str(k): v for k, v in Counter(r["channels"] for r in rows if r["readable"]).most_common()},
+        "empty": sum(1 for r in rows if r["readable"] and r["duration"] == 0),
+        "unreadable": sum(1 for r in rows if not r["readable"]),
+        "unnamed": sum(1 for r in rows if r["date"] is None),
+    }
+
+
+def duration_histogram(rows: list[dict], edges=HISTOGRAM_EDGES) -> str:
+    """Calls per duration band (minutes) as CSV, for `dvc plots show`."""
+    labels = [f"{a:g}-{b:g}" if b != float("inf") else f">{a:g}" for a, b in zip(edges, edges[1:])]
+    counts = Counter(next(lab for lab, b in zip(labels, edges[1:]) if r["duration"] / 60 < b) for r in rows)
+    return "minutes,calls\n" + "".join(f"{lab},{counts.get(lab, 0)}\n" for lab in labels)

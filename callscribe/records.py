@@ -1,8 +1,17 @@
-"""Typed results. A `Transcript` serialises straight to the per-call JSON (Whisper's layout)."""
+"""Typed results. A `Transcript` serialises straight to the per-call JSON (Whisper's layout);
+a `CallRecord` is one line of a journal."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
+
+# What became of a call. Journals hold the first three; calls.jsonl adds the last two.
+OK = "ok"
+NO_SPEECH = "no_speech"
+ERROR = "error"
+FILTERED = "filtered"  # left out by the filter params
+PENDING = "pending"  # selected but not transcribed yet
+TRANSCRIBED = (OK, NO_SPEECH)  # a transcript was written
 
 
 @dataclass
@@ -65,7 +74,42 @@ class Transcript:
     def from_dict(cls, d: dict) -> "Transcript":
         segs = []
         for s in d.get("segments", []):
-            words = [Word(**{k: w.get(k) for k in ("start", "end", "word", "probability", "speaker")}) for w in s["words"]] if "words" in s else None
-            segs.append(Segment(s["start"], s["end"], s["text"], words, s.get("speaker"), s.get("avg_logprob"), s.get("no_speech_prob"), s.get("compression_ratio"),
-                                s.get("speaker_confidence")))
+            words = None
+            if "words" in s:
+                words = [Word(**{k: w.get(k) for k in ("start", "end", "word", "probability", "speaker")}) for w in s["words"]]
+            segs.append(Segment(s["start"], s["end"], s["text"], words, s.get("speaker"),
+                                s.get("avg_logprob"), s.get("no_speech_prob"), s.get("compression_ratio"), s.get("speaker_confidence")))
         return cls(d.get("text", ""), d.get("language"), d.get("duration", 0.0), segs, d.get("speakers"))
+
+
+@dataclass
+class CallRecord:
+    """One journal line: what was done to one call, with what, and how long it took."""
+
+    id: str
+    path: str
+    sha256: str
+    engine: str
+    model: str
+    versions: dict = field(default_factory=dict)  # package versions and model checksum
+    settings_hash: str = ""
+    status: str = OK
+    reason: str | None = None
+    audio_seconds: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+    wall_seconds: float = 0.0
+    model_seconds: float = 0.0
+    json: str | None = None  # the transcript's file name in the same folder, when one was written
+    finished: str | None = None  # local time the record was written
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        if d["json"] is None:
+            del d["json"]
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "CallRecord":
+        """A journal line back; keys this version does not know (a newer one's) are ignored."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})

@@ -1,12 +1,15 @@
-"""Transcription settings: one dataclass whose fields are exactly the `transcribe` params."""
+"""Transcription settings: one dataclass whose fields are exactly the `transcribe` params,
+with params.yaml's values as defaults (a test keeps the two equal)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import os
-import platform
 from dataclasses import asdict, dataclass, field, fields
+
+from callscribe import vocabulary
+from callscribe.engines import SPECS, resolve_engine
 
 # Fields that change how fast a run goes but never what it writes: kept out of the hash,
 # so that changing them re-runs the DVC stage as a cheap scan, not a re-transcription.
@@ -23,14 +26,15 @@ class TranscribeSettings:
     timestamps: bool = True  # word timestamps
     aligner: str | None = "auto"  # mlx-qwen3-asr's forced aligner for word times: auto, a local folder or a hub id
     vad: bool = True  # skip non-speech (rings, hold, silence) before decoding
-    max_chunk_minutes: float = 5.0  # long calls are cut at pauses into pieces this long at most
-    pack_seconds: float = 10.0  # calls up to this long are decoded several to a window (0 = never)
+    # Numbers as params.yaml writes them (5, not 5.0): the hash tells them apart.
+    max_chunk_minutes: float = 5  # long calls are cut at pauses into pieces this long at most
+    pack_seconds: float = 10  # calls up to this long are decoded several to a window (0 = never)
     workers: int = 0  # 0 = one per CPU core (faster-whisper); the Apple GPU engine always uses 1
     cpu_threads: int = 1
-    diarize: bool = False  # stereo: one transcript per channel; mono: speaker turns (callscribe.diarize)
+    diarize: bool = True  # stereo: one transcript per channel; mono: speaker turns (callscribe.diarize)
     speakers: int | str = 2  # speakers in a mono call, or "auto" to estimate
     channel_names: list[str] = field(default_factory=lambda: ["agent", "caller"])  # stereo channels, in order
-    vocabulary: list[str] | str | None = None  # the company's own words (callscribe.vocabulary): a list or a file
+    vocabulary: list[str] | str = field(default_factory=list)  # the company's own words (callscribe.vocabulary): a list or a file
 
     @classmethod
     def from_params(cls, params: dict | None) -> "TranscribeSettings":
@@ -43,25 +47,23 @@ class TranscribeSettings:
 
     def resolved(self) -> "TranscribeSettings":
         """Replace `auto` with the concrete engine, model and worker count for this machine."""
-        from callscribe.engines import DEFAULT_ALIGNER, default_model, resolve_engine
-        from callscribe.vocabulary import terms
-
         s = TranscribeSettings(**asdict(self))
         s.engine = resolve_engine(s.engine)
+        spec = SPECS[s.engine]
         if s.model in (None, "", "auto"):
-            s.model = default_model(s.engine)
-        if s.engine != "mlx-qwen3-asr" or not s.timestamps:
-            s.aligner = None  # only Qwen3-ASR's word times need one
+            s.model = spec.default_model
+        if spec.aligner is None or not s.timestamps:
+            s.aligner = None  # only an engine whose word times need one (Qwen3-ASR)
         elif s.aligner in (None, "", "auto"):
-            s.aligner = DEFAULT_ALIGNER
-        s.vocabulary = terms(s.vocabulary)  # a file's terms, so that the hash follows its content
+            s.aligner = spec.aligner
+        s.vocabulary = vocabulary.terms(s.vocabulary)  # a file's terms, so that the hash follows its content
         if s.language in ("", "auto", "none"):
             s.language = None
         if s.speakers != "auto" and (not str(s.speakers).isdigit() or int(s.speakers) < 1):
             raise ValueError(f"transcribe.speakers in params.yaml is {s.speakers!r}: give a whole number of speakers (1 or more) or auto")
         if s.speakers != "auto":
             s.speakers = int(s.speakers)
-        if s.engine == "mlx-qwen3-asr":
+        if not spec.parallel:
             s.workers = 1  # one process owns the GPU
         elif not s.workers or s.workers < 1:
             s.workers = max(1, (os.cpu_count() or 1) // max(1, s.cpu_threads))
@@ -73,6 +75,3 @@ class TranscribeSettings:
         blob = json.dumps(data, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
-
-def is_apple_silicon() -> bool:
-    return platform.system() == "Darwin" and platform.machine() == "arm64"

@@ -1,4 +1,7 @@
-"""Voice activity: where the speech is, with the Silero VAD model that faster-whisper carries."""
+"""Voice activity: where the speech is, with the Silero VAD model that faster-whisper carries.
+
+Three uses, each with its own option set of faster-whisper's `VadOptions` fields.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +9,29 @@ import numpy as np
 
 from callscribe.audio import SAMPLE_RATE
 
+# Packing short calls: a call is cut to its speech, keeping pauses and a margin around words.
+PACKING = dict(min_silence_duration_ms=500, speech_pad_ms=400)
+# Diarization: every short turn counts (a "yes" between two long ones), so a lower threshold and tight pads.
+DIARIZATION = dict(threshold=0.35, min_silence_duration_ms=300, speech_pad_ms=50, min_speech_duration_ms=200)
+# Qwen3-ASR: the speech joined, as faster-whisper's own `vad_filter` does for Whisper (its defaults).
+QWEN = {}
 
-def speech_regions(audio: np.ndarray, min_silence_ms: int = 500, pad_ms: int = 400) -> list[tuple[int, int]]:
+
+def speech_regions(audio: np.ndarray, options: dict = PACKING) -> list[tuple[int, int]]:
     """(start, end) sample ranges of speech in 16 kHz mono audio; [] for silence, tones or noise."""
     from faster_whisper.vad import VadOptions, get_speech_timestamps
 
     if len(audio) < SAMPLE_RATE // 10:
         return []
-    options = VadOptions(min_silence_duration_ms=min_silence_ms, speech_pad_ms=pad_ms)
-    return [(r["start"], r["end"]) for r in get_speech_timestamps(audio, options)]
+    return [(r["start"], r["end"]) for r in get_speech_timestamps(audio, VadOptions(**options), sampling_rate=SAMPLE_RATE)]
+
+
+def speech_only(audio: np.ndarray, options: dict = QWEN):
+    """The speech joined, and the map from its times back to the audio's (None when there is none)."""
+    from faster_whisper.vad import SpeechTimestampsMap
+
+    regions = speech_regions(audio, options)
+    if not regions:
+        return audio[:0], None
+    chunks = [{"start": a, "end": b} for a, b in regions]
+    return np.concatenate([audio[a:b] for a, b in regions]), SpeechTimestampsMap(chunks, SAMPLE_RATE, time_precision=3)

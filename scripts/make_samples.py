@@ -316,7 +316,7 @@ def main() -> int:
                     first = its[1] if its[0]["kind"] == "nonpattern" else its[0]
                     put(f"__MACOSX/recordings/._{first['name']}", appledouble(),
                         dt.datetime(2025, 9, 16, 6, 0, 2))
-                    log = [f"export started 2025-09-16 06:00:00 EDT range=2025-09-01..2025-09-15"]
+                    log = ["export started 2025-09-16 06:00:00 EDT range=2025-09-01..2025-09-15"]
                     log += [f"OK {i['member']} {i['size']} bytes" for i in its]
                     log += [f"export finished: {len(its)} recordings"]
                     put("recordings/export_log.txt", "\r\n".join(log) + "\r\n",

@@ -7,15 +7,17 @@ so an interrupted run resumes where it stopped.
 import sys
 
 from callscribe import params
+from callscribe.calls import Job
+from callscribe.fileio import read_jsonl
 from callscribe.outputs import OutputError
+from callscribe.runner import run
 from callscribe.settings import TranscribeSettings
-from callscribe.transcribe import Job, run
 
 
 def main():
     shard = sys.argv[1]
     settings = TranscribeSettings.from_params(params.load()["transcribe"])
-    jobs = [Job(r["id"], r["path"], r["sha256"], r["duration"]) for r in params.read_jsonl(f"data/selected/{shard}.jsonl")]
+    jobs = [Job(r["id"], r["path"], r["sha256"], r["duration"]) for r in read_jsonl(f"data/selected/{shard}.jsonl")]
     print(f"transcribe@{shard}: {len(jobs)} calls, {sum(j.duration for j in jobs) / 3600:.2f} h; "
           f"{settings.engine} {settings.model}, {settings.workers} worker(s)", flush=True)
     try:

@@ -64,7 +64,8 @@ def hold_music(sr: int, seconds: float) -> np.ndarray:
         return np.minimum(1, t * 50) * np.exp(-2 * t) * sum(0.5**k * np.sin(2 * np.pi * f * (k + 1) * t) for k in range(5))
 
     melody = np.concatenate([note(f, 0.5) for f in [262, 294, 330, 349, 392, 440, 494, 523] * 4])
-    keys = np.concatenate([np.r_[0.2 * (np.sin(2 * np.pi * a * np.arange(800) / sr) + np.sin(2 * np.pi * b * np.arange(800) / sr)), np.zeros(800)]
+    n = np.arange(800)
+    keys = np.concatenate([np.r_[0.2 * (np.sin(2 * np.pi * a * n / sr) + np.sin(2 * np.pi * b * n / sr)), np.zeros(800)]
                            for a, b in [(697, 1209), (770, 1336), (852, 1477), (941, 1633)] * 3])
     out = np.r_[0.3 * melody, keys]
     return out[: int(sr * seconds)]

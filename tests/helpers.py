@@ -22,7 +22,8 @@ def find_sample(root: Path, name_part: str) -> Path:
 
 def copy_project(dest: Path) -> Path:
     """A fresh copy of the project as git tracks it (what a new clone holds), as its own repo."""
-    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO, capture_output=True, text=True, check=True).stdout.split()
+    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO, capture_output=True, text=True, check=True)
+    files = listed.stdout.split()
     for f in files:
         src = REPO / f
         if src.is_file() and not f.startswith(("data/", "metrics/", "plots/")) and f != "dvc.lock":
@@ -43,3 +44,20 @@ def dvc_env(project: Path) -> dict:
     # Stage commands call `python`: make it this interpreter, importing the copy's own package.
     return {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
             "PYTHONPATH": str(project), "DVC_NO_ANALYTICS": "1"}
+
+
+def dvc(project: Path, *args, check=True) -> str:
+    out = subprocess.run(["dvc", *args], cwd=project, capture_output=True, text=True, env=dvc_env(project))
+    assert not check or out.returncode == 0, out.stdout + out.stderr
+    return out.stdout + out.stderr
+
+
+def ran(output: str) -> set[str]:
+    """The stages a `dvc repro` ran, from its output."""
+    return {line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage '")}
+
+
+def journal_ids(project: Path) -> list[str]:
+    from callscribe.fileio import read_jsonl
+
+    return [e["id"] for j in (project / "data" / "transcripts").glob("*/journal.jsonl") for e in read_jsonl(j)]

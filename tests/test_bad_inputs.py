@@ -8,16 +8,16 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pytest
 import yaml
 
+from callscribe.fileio import read_jsonl
 from tests.badfiles import JFK, make_bad_files
 from tests.helpers import copy_project, dvc_env, find_sample
 
+pytestmark = pytest.mark.slow  # every test here runs a model or the whole pipeline
+
 SAME_NAME = "q-300-+13365550100-20250905-101500-1757067300.1.WAV"  # in both archives, different audio
-
-
-def read_jsonl(path):
-    return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines()]
 
 
 def test_bad_files_through_the_cli(sample_audio, tmp_path):

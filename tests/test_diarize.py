@@ -37,10 +37,12 @@ def reference_turns(path):
     return load_turns(SAMPLES / "rttm" / f"{path.stem}.rttm")
 
 
+@pytest.mark.slow
 def test_two_speaker_gsm_call_turns_match_the_reference(sample_audio):
     path = find_sample(sample_audio, TWO_SPEAKERS)
     turns = diarizer().turns(to_mono(load_audio(path)), 2)
-    from pyannote.core import Annotation, Segment as Span
+    from pyannote.core import Annotation
+    from pyannote.core import Segment as Span
 
     hyp = Annotation()
     for t in turns:
@@ -52,6 +54,7 @@ def test_two_speaker_gsm_call_turns_match_the_reference(sample_audio):
     assert 4 <= changes <= 8
 
 
+@pytest.mark.slow
 def test_two_speaker_call_words_and_segments_follow_the_turns(two_speaker_call):
     path, transcript = two_speaker_call
     ref = reference_turns(path)
@@ -71,6 +74,7 @@ def test_two_speaker_call_words_and_segments_follow_the_turns(two_speaker_call):
     assert 30 < sum(transcript.speakers.values()) < 44
 
 
+@pytest.mark.slow
 def test_outputs_carry_the_speakers(two_speaker_call, tmp_path):
     path, transcript = two_speaker_call
     # As the pipeline does: a shard's transcript JSON, then merge writes every format and calls.jsonl.
@@ -91,6 +95,7 @@ def test_outputs_carry_the_speakers(two_speaker_call, tmp_path):
     assert rows[0]["speakers"] == data["speakers"] and set(rows[0]["speakers"]) == {"SPEAKER_00", "SPEAKER_01"}
 
 
+@pytest.mark.slow
 def test_stereo_call_is_transcribed_by_channel(sample_audio, labels, engine):
     path = find_sample(sample_audio, STEREO)
     settings = TranscribeSettings(workers=1, diarize=True, channel_names=["agent", "caller"]).resolved()
@@ -103,6 +108,7 @@ def test_stereo_call_is_transcribed_by_channel(sample_audio, labels, engine):
     assert [s.start for s in transcript.segments] == sorted(s.start for s in transcript.segments)
 
 
+@pytest.mark.slow
 def test_stereo_with_identical_channels_is_mono(sample_audio, engine):
     mono = load_audio(find_sample(sample_audio, TWO_SPEAKERS))
     stereo = np.repeat(mono, 2, axis=0)
@@ -111,9 +117,10 @@ def test_stereo_with_identical_channels_is_mono(sample_audio, engine):
     assert {s.speaker for s in transcript.segments} == {"SPEAKER_00", "SPEAKER_01"}
 
 
+@pytest.mark.slow
 def test_without_diarize_there_are_no_speakers(sample_audio, engine):
     audio = load_audio(find_sample(sample_audio, STEREO))
-    transcript, _ = transcribe_audio(engine, audio, TranscribeSettings(workers=1).resolved())
+    transcript, _ = transcribe_audio(engine, audio, TranscribeSettings(workers=1, diarize=False).resolved())
     assert transcript.speakers is None and not any(s.speaker for s in transcript.segments)
     assert "curtain" in normalize(transcript.text)  # one mix of both parties, as before
 
@@ -122,7 +129,8 @@ def test_a_segment_is_split_where_its_words_change_speaker():
     words = [Word(0.0, 0.4, " hello", 0.9), Word(0.5, 0.9, " there.", 0.9), Word(1.2, 1.5, " Hi", 0.9), Word(1.6, 2.0, " back.", 0.9)]
     turns = [Turn(0.0, 1.0, "SPEAKER_00"), Turn(1.1, 2.1, "SPEAKER_01")]
     out = assign_speakers([Segment(0.0, 2.0, "hello there. Hi back.", words)], turns)
-    assert [(s.speaker, s.text, s.start, s.end) for s in out] == [("SPEAKER_00", "hello there.", 0.0, 0.9), ("SPEAKER_01", "Hi back.", 1.2, 2.0)]
+    assert [(s.speaker, s.text, s.start, s.end) for s in out] == [
+        ("SPEAKER_00", "hello there.", 0.0, 0.9), ("SPEAKER_01", "Hi back.", 1.2, 2.0)]
 
 
 def test_speakers_param_is_checked():
@@ -132,6 +140,7 @@ def test_speakers_param_is_checked():
     assert TranscribeSettings(diarize=True).hash() != TranscribeSettings(diarize=False).hash()
 
 
+@pytest.mark.slow
 def test_long_call_is_clustered_on_a_sample_of_its_windows(sample_audio, monkeypatch):
     """A long call's affinity matrix would grow with the square of its length: past MAX_CLUSTERED
     windows only an even sample is clustered and the rest go to the nearest speaker. Shrinking the
@@ -143,7 +152,8 @@ def test_long_call_is_clustered_on_a_sample_of_its_windows(sample_audio, monkeyp
     d = diarizer()
     n_windows = len(diarize.windows(diarize.speech_regions(audio), len(d.log_mel(audio)))[0])
     monkeypatch.setattr(diarize, "MAX_CLUSTERED", n_windows // 2)
-    from pyannote.core import Annotation, Segment as Span
+    from pyannote.core import Annotation
+    from pyannote.core import Segment as Span
 
     hyp = Annotation()
     for t in d.turns(audio, 2):
@@ -152,6 +162,7 @@ def test_long_call_is_clustered_on_a_sample_of_its_windows(sample_audio, monkeyp
     assert result["speakers"] == 2 and result["der"] < 0.10, result
 
 
+@pytest.mark.slow
 def test_features_and_speech_are_computed_in_blocks(sample_audio):
     """Long calls are featurised a block at a time so memory stays bounded: the feature blocks must
     join exactly; a VAD block seam may lose a little speech at the cut (Silero restarts), no more."""

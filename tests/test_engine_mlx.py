@@ -18,22 +18,26 @@ if sys.platform == "darwin" and platform.machine() != "arm64":
     pytest.skip("MLX has no build for Intel Macs", allow_module_level=True)
 
 from callscribe.audio import load_audio
-from callscribe.engines import DEFAULT_ALIGNER, load_engine, resolve_engine
-from callscribe.engines.qwen import ModelError
+from callscribe.calls import Job
+from callscribe.engines import DEFAULT_ALIGNER, ModelError, load_engine, resolve_engine
 from callscribe.evaluate import score
+from callscribe.fileio import read_jsonl
+from callscribe.runner import run
 from callscribe.settings import TranscribeSettings
-from callscribe.transcribe import Job, run, transcribe_audio
+from callscribe.transcribe import transcribe_audio
 from scripts.make_tiny_qwen3_asr import build
-from tests.helpers import copy_project, find_sample
-from tests.test_pipeline import dvc, journal_ids, ran, read_jsonl
+from tests.helpers import copy_project, dvc, find_sample, journal_ids, ran
 
 JFK, SILENT, LONG_CALL = "1758662274", "1757258616", "1758833185"
+
+pytestmark = pytest.mark.slow  # every test here runs a model or the whole pipeline
 
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     root = tmp_path_factory.mktemp("qwen")
-    return {"model": build(root / "model"), "loop": build(root / "loop", loop=True), "aligner": build(root / "aligner", aligner=True, seed=1)}
+    return {"model": build(root / "model"), "loop": build(root / "loop", loop=True),
+            "aligner": build(root / "aligner", aligner=True, seed=1)}
 
 
 def qwen_settings(tiny, model="model", **kw):
@@ -108,13 +112,15 @@ def test_runaway_decoding_is_flagged_and_retried(tiny, sample_audio):
     assert_well_formed(transcript, transcript.duration)
 
 
-@pytest.mark.parametrize("compute_type, expected", [("int8", "8-bit decoder, 8-bit encoder"), ("int4", "4-bit decoder, 8-bit encoder")])
+@pytest.mark.parametrize("compute_type, expected", [("int8", "8-bit decoder, 8-bit encoder"), ("int4", "4-bit decoder, 8-bit encoder"),
+                                                    ("int8_float32", "8-bit decoder, 8-bit encoder")])
 def test_quantized_in_memory(tiny, sample_audio, compute_type, expected):
     import mlx.nn as nn
 
     settings = qwen_settings(tiny, compute_type=compute_type, timestamps=False)
     engine = load_engine(settings)
     assert engine.versions["quantization"].startswith(expected)
+    assert engine.versions["dtype"] == ("float32" if compute_type.endswith("float32") else "float16")  # activations
     assert isinstance(engine.session.model.lm_head, nn.QuantizedLinear)
     transcript, _ = transcribe_audio(engine, load_audio(find_sample(sample_audio, JFK)), settings)
     assert transcript.text
@@ -161,6 +167,7 @@ def test_records_journal_and_resume(tiny, sample_audio, tmp_path):
     for e in entries.values():
         assert e["engine"] == "mlx-qwen3-asr" and e["model"] == str(tiny["model"])
         assert {"callscribe", "mlx-qwen3-asr", "mlx", "quantization"} <= set(e["versions"])
+    assert entries[JFK]["model_seconds"] > 0  # the time in the model is counted, not left at 0
     data = json.loads((tmp_path / f"{JFK}.json").read_text())
     assert data["language"] == "en" and data["segments"][0]["words"][0]["word"].strip()
     assert (tmp_path / f"{JFK}.srt").read_text().startswith("1\n")
@@ -191,7 +198,8 @@ def test_dvc_repro_with_the_tiny_model(tiny, tmp_path):
 def test_real_weights_wer(sample_audio, labels):
     # CALLSCRIBE_QWEN3_ALIGNER may name the aligner's folder; without it, segment times only.
     aligner = os.environ.get("CALLSCRIBE_QWEN3_ALIGNER")
-    settings = TranscribeSettings(engine="mlx-qwen3-asr", model=os.environ["CALLSCRIBE_QWEN3_ASR"], aligner=aligner, timestamps=bool(aligner)).resolved()
+    settings = TranscribeSettings(engine="mlx-qwen3-asr", model=os.environ["CALLSCRIBE_QWEN3_ASR"], aligner=aligner,
+                                  timestamps=bool(aligner)).resolved()
     engine = load_engine(settings)
     pairs = []
     for (archive, name), label in labels.items():

@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 import soundfile as sf
 
-from callscribe.audio import load_audio
+from callscribe.calls import Job, transcribe_file
+from callscribe.engines import Decoded
+from callscribe.runner import run
 from callscribe.settings import TranscribeSettings
-from callscribe.transcribe import Job, run, transcribe_file
 from tests.badfiles import JFK, JFK_WORDS, long_gsm
 from tests.helpers import find_sample
 
@@ -46,6 +47,7 @@ def outputs(out: Path) -> tuple[list[str], dict[str, dict]]:
     return [e["id"] for e in entries], {e["id"]: json.loads((out / e["json"]).read_text(encoding="utf-8")) for e in entries}
 
 
+@pytest.mark.slow
 def test_killed_and_interrupted_runs_resume_to_the_same_records(sample_audio, tmp_path):
     calls = short_calls(sample_audio, tmp_path / "in")
     ref_out = tmp_path / "reference"
@@ -108,6 +110,7 @@ def _children_rss(pid: int) -> dict[int, int]:
     return rss
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").exists(), reason="reads worker memory from Linux /proc")
 def test_worker_killed_for_memory_gets_an_error_record_and_the_rest_go_on(sample_audio, tmp_path):
     """The kernel's OOM killer answers a worker that takes too much memory with SIGKILL. This test plays
@@ -144,17 +147,17 @@ def test_worker_killed_for_memory_gets_an_error_record_and_the_rest_go_on(sample
 
 class _OutOfMemoryEngine:
     """An engine whose decoder runs out of memory, as a real one does on an absurd input."""
-    name, model, versions = "stub", "stub", {}
+    name, model, versions, supports_packing, model_seconds = "stub", "stub", {}, False, 0.0
 
-    def transcribe(self, audio, settings, safer=False):
+    def transcribe(self, audio, settings, *, safer=False, packed=False) -> Decoded:
         raise MemoryError()
 
 
 def test_a_file_that_raises_gets_an_error_record(sample_audio):
     job = Job("jfk", str(find_sample(sample_audio, JFK)), "x", 11.0)
     record, transcript = transcribe_file(_OutOfMemoryEngine(), job, TranscribeSettings(workers=1).resolved())
-    assert transcript is None and record["status"] == "error"
-    assert "MemoryError" in record["reason"] and job.path in record["reason"] and "max_chunk_minutes" in record["reason"]
+    assert transcript is None and record.status == "error"
+    assert "MemoryError" in record.reason and job.path in record.reason and "max_chunk_minutes" in record.reason
 
 
 @pytest.fixture
@@ -168,6 +171,7 @@ def small_disk(tmp_path):
     subprocess.run(["umount", "-l", str(mnt)], check=False)
 
 
+@pytest.mark.slow
 def test_full_disk_stops_with_a_clear_error_and_resumes(sample_audio, tmp_path, small_disk):
     src = find_sample(sample_audio, JFK)
     calls = tmp_path / "in"
@@ -194,6 +198,7 @@ def test_full_disk_stops_with_a_clear_error_and_resumes(sample_audio, tmp_path, 
     assert all(JFK_WORDS in t["text"].lower() for t in got.values())
 
 
+@pytest.mark.slow
 def test_read_only_output_folder_gives_a_clear_error_and_changes_nothing(sample_audio, tmp_path, small_disk):
     calls = tmp_path / "in"
     calls.mkdir()

@@ -8,30 +8,13 @@ import subprocess
 import time
 import zipfile
 
+import pytest
 import yaml
 
-from tests.helpers import copy_project, dvc_env
+from callscribe.fileio import read_jsonl
+from tests.helpers import copy_project, dvc, dvc_env, journal_ids, ran
 
-
-def dvc(project, *args, check=True):
-    out = subprocess.run(["dvc", *args], cwd=project, capture_output=True, text=True, env=dvc_env(project))
-    assert not check or out.returncode == 0, out.stdout + out.stderr
-    return out.stdout + out.stderr
-
-
-def ran(output: str) -> set[str]:
-    return {line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage '")}
-
-
-def read_jsonl(path):
-    return [json.loads(line) for line in open(path, encoding="utf-8")]
-
-
-def journal_ids(project):
-    ids = []
-    for j in (project / "data" / "transcripts").glob("*/journal.jsonl"):
-        ids += [e["id"] for e in read_jsonl(j)]
-    return ids
+pytestmark = pytest.mark.slow  # every test here runs a model or the whole pipeline
 
 
 def test_repro_then_only_what_changed_reruns(tmp_path):
@@ -51,7 +34,9 @@ def test_repro_then_only_what_changed_reruns(tmp_path):
     assert len(journal_ids(project)) == len(set(journal_ids(project))) == 27
 
     subprocess.run(["git", "add", "-A"], cwd=project, check=True)
-    subprocess.run(["git", "commit", "-qm", "repro"], cwd=project, check=True, env={**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"})
+    subprocess.run(["git", "commit", "-qm", "repro"], cwd=project, check=True,
+                   env={**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
+                        "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"})
     assert ran(dvc(project, "repro")) == set()
 
     exp = dvc(project, "exp", "run", "-S", "transcribe.beam_size=1")
@@ -77,7 +62,8 @@ def test_repro_then_only_what_changed_reruns(tmp_path):
 def test_killed_repro_resumes_without_loss_or_duplicates(tmp_path):
     project = copy_project(tmp_path / "project")
     journal = project / "data/transcripts/2025-09b/journal.jsonl"
-    proc = subprocess.Popen(["dvc", "repro"], cwd=project, env=dvc_env(project), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(["dvc", "repro"], cwd=project, env=dvc_env(project), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
     deadline = time.time() + 300
     while time.time() < deadline and not (journal.exists() and len(journal.read_text().splitlines()) >= 3):
         time.sleep(0.2)

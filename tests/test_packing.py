@@ -1,0 +1,67 @@
+"""Packed short calls: each decoded word goes back to its own call, in the call's own time."""
+
+import numpy as np
+
+from callscribe.audio import SAMPLE_RATE
+from callscribe.calls import Job, transcribe_files
+from callscribe.engines import Decoded
+from callscribe.packing import PACK_GAP, Span, assign, lay_out, span_of_word
+from callscribe.records import Segment, Word
+from callscribe.settings import TranscribeSettings
+from tests.helpers import find_sample
+
+SR = SAMPLE_RATE
+# Call 0: speech from 0.5 s to 3.5 s of the call, on the tape at 0-3 s; then a 2 s gap.
+# Call 2: speech from 1.0 s to 3.0 s of the call, on the tape at 5-7 s (call 1 had no speech).
+SPANS = [Span(0, 0, 3 * SR, SR // 2), Span(2, 5 * SR, 7 * SR, SR)]
+
+
+def seg(start, end, *words):
+    return Segment(start, end, "".join(w[2] for w in words).strip(), [Word(a, b, text, 0.9) for a, b, text in words])
+
+
+def test_a_segment_inside_one_call_goes_to_it_whole_in_call_time():
+    # The last word's DTW end strays 0.4 s into the gap: the segment still belongs to call 0, clamped to its speech.
+    out = assign([seg(0.2, 3.4, (0.2, 1.0, " Hello"), (1.1, 3.4, " there."))], SPANS, 3)
+    assert out[1] == [] and out[2] == []
+    (s,) = out[0]
+    assert s.text == "Hello there." and [(w.start, w.end) for w in s.words] == [(0.7, 1.5), (1.6, 3.5)]
+    assert (s.start, s.end) == (0.7, 3.5)
+
+
+def test_a_segment_straddling_two_calls_is_split_by_word_end():
+    out = assign([seg(2.0, 6.5, (2.0, 2.8, " Bye."), (4.0, 5.6, " Good"), (5.7, 6.5, " morning."))], SPANS, 3)
+    assert [s.text for s in out[0]] == ["Bye."]
+    assert [s.text for s in out[2]] == ["Good morning."]
+    # Call 2's first word was stretched back into the gap (4.0 s on the tape): held to the call's speech start.
+    assert [(w.start, w.end) for w in out[2][0].words] == [(1.0, 1.6), (1.7, 2.5)]
+
+
+def test_a_word_ending_in_a_gap_is_the_previous_calls_tail():
+    assert span_of_word(SPANS, 3.2, 4.5).item == 0 and span_of_word(SPANS, 4.8, 5.5).item == 2
+
+
+def test_tape_holds_each_calls_speech_and_a_pause_after_it():
+    calls = [np.ones(2 * SR, np.float32), np.zeros(SR, np.float32), np.full(3 * SR, 0.5, np.float32)]
+    tape, spans = lay_out(calls, TranscribeSettings(vad=False))
+    gap = int(PACK_GAP * SR)
+    assert spans == [Span(0, 0, 2 * SR, 0), Span(1, 2 * SR + gap, 3 * SR + gap, 0), Span(2, 3 * SR + 2 * gap, 6 * SR + 2 * gap, 0)]
+    assert len(tape) == 6 * SR + 3 * gap and tape[2 * SR : 2 * SR + gap].max() == 0
+
+
+class _PackingFails:
+    """An engine whose packed decoding raises; one call at a time works."""
+    name, model, versions, supports_packing, model_seconds = "stub", "stub", {}, True, 0.0
+
+    def transcribe(self, audio, settings, *, safer=False, packed=False) -> Decoded:
+        if packed:
+            raise RuntimeError("tape too long")
+        return Decoded([Segment(0.0, len(audio) / SR, "hello there")], "en")
+
+
+def test_a_packing_failure_is_a_warning_and_each_call_is_done_alone(sample_audio):
+    jobs = [Job(k, str(find_sample(sample_audio, k)), "x", 5.0) for k in ("1758662274", "1757258616")]  # JFK, silence: both mono
+    results = transcribe_files(_PackingFails(), jobs, TranscribeSettings(workers=1, diarize=False).resolved())
+    for record, transcript in results:
+        assert record.status == "ok" and transcript.text == "hello there"
+        assert record.warnings == ["packed decoding failed (RuntimeError: tape too long); transcribed on its own"]
