@@ -108,9 +108,15 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--json", help="also write the figures here")
     ap.add_argument("--rest", type=int, default=20, help="clips without terms per set (LJ, speechocean762, TIMIT)")
+    ap.add_argument("--terms", choices=["all", "company"], default="all",
+                    help="vocabulary: every term (34), or only the company's words of the spoken phrases (6); recall is over these")
     args = ap.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="callscribe-vocab-"))
     items = build(workdir, args.rest)
+    if args.terms == "company":
+        company = {t for _, found in PHRASES for t in found}
+        items = [{**it, "terms": [t for t in it["terms"] if t in company]} if it["kind"] != "lj_terms" else it for it in items]
+        items = [it for it in items if it["kind"] != "lj_terms"]
     files = [it["path"] for it in items]
     vocab = sorted({t for it in items for t in it["terms"]})
     print(f"{len(items)} clips, {len(vocab)} terms: {', '.join(vocab)}\n", flush=True)
