@@ -99,7 +99,8 @@ def calls(shared: Path, twoparty: Path) -> dict:
     if not (twoparty / "manifest.jsonl").is_file():
         import subprocess
 
-        subprocess.run([sys.executable, str(REPO / "scripts" / "make_twoparty.py"), "--shared", str(shared), "--out", str(twoparty)], check=True)
+        script = REPO / "scripts" / "make_twoparty.py"
+        subprocess.run([sys.executable, str(script), "--shared", str(shared), "--out", str(twoparty)], check=True)
     woz = shared / "gsm8k" / "spokenwoz_calls_8k"
     sets = {"spokenwoz_real_gsm8k": (woz, [json.loads(line) for line in open(woz / "manifest.jsonl")])}
     dev = [json.loads(line) for line in open(twoparty / "manifest.jsonl")]

@@ -74,7 +74,8 @@ def build(workdir: Path, n_rest: int = 20) -> list[dict]:
         wav = workdir / f"espeak_{i}.wav"
         subprocess.run(["espeak-ng", "-v", ESPEAK_VOICES[i % len(ESPEAK_VOICES)], "-s", "150", "-w", str(wav), text], check=True)
         audio, sr = sf.read(wav, dtype="float32")
-        items.append({"path": telephone_file(audio, sr, workdir / f"espeak_{i}_gsm.wav"), "text": text, "terms": found, "kind": "espeak_terms"})
+        path = telephone_file(audio, sr, workdir / f"espeak_{i}_gsm.wav")
+        items.append({"path": path, "text": text, "terms": found, "kind": "espeak_terms"})
     rng = random.Random(0)
     for m, _ in rng.sample(without, n_rest):
         audio, sr = sf.read(SHARED / "lj_read_22k" / m["audio"], dtype="float32")

@@ -186,7 +186,7 @@ def refine(affinity: np.ndarray) -> np.ndarray:
 
 def estimate_speakers(affinity: np.ndarray, max_speakers: int) -> int:
     """Largest eigengap of the normalised graph Laplacian, from two speakers up. Whether two are
-    one is decided after clustering (`one_voice`): the eigengap alone often found one speaker in
+    one is decided after clustering (`merge_alike`): the eigengap alone often found one speaker in
     two-party calls (docs/PERFORMANCE.md)."""
     from scipy.sparse.csgraph import laplacian
 

@@ -17,7 +17,8 @@ def terms(value: list[str] | str | None) -> list[str]:
     if isinstance(value, str):
         path = Path(value)
         if not path.is_file():
-            raise ValueError(f"transcribe.vocabulary: {value} is not a file; give a list of terms or the path of a text file, one term a line")
+            raise ValueError(f"transcribe.vocabulary: {value} is not a file; "
+                             "give a list of terms or the path of a text file, one term a line")
         lines = (line.split("#", 1)[0].strip() for line in path.read_text(encoding="utf-8").splitlines())
         return [t for t in lines if t]
     if not all(isinstance(t, str) for t in value):

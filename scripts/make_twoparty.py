@@ -183,7 +183,8 @@ def build(shared: Path, out: Path, calls: int, seed: int = 0) -> list[dict]:
         (out / f"{name}.rttm").write_text(tape.rttm(name))
         text = " ".join(t for _, _, _, t in sorted(tape.pieces, key=lambda p: p[0]) if t)
         rows.append({"audio": f"{name}.wav", "rttm": f"{name}.rttm", "duration": round(len(audio) / 8000, 2), "kind": kind,
-                     "speakers": names, "text": text, "license": "derived from TIMIT sample (CC BY-NC-SA), speechocean762 (CC BY 4.0), LJ Speech (PD)"})
+                     "speakers": names, "text": text,
+                     "license": "derived from TIMIT sample (CC BY-NC-SA), speechocean762 (CC BY 4.0), LJ Speech (PD)"})
     (out / "manifest.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     return rows
 
