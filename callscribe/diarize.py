@@ -338,38 +338,18 @@ AGENT_PHRASES = re.compile(
 
 def name_parties(segments: list[Segment], names: list[str]) -> list[Segment]:
     """On a mono call with two speakers, name them `names` (agent, caller) when the words say who
-    is who: the one speaker who uses an agent's phrases (AGENT_PHRASES) is the agent. Without
-    that evidence, or when both use them, the SPEAKER_nn labels stay: who speaks first says
-    nothing (in the SpokenWOZ calls the caller's "hello" often comes first)."""
+    is who: the agent is the speaker who uses an agent's phrases (AGENT_PHRASES) at least twice as
+    often as the other (diarization errors put some of the agent's words on the caller). Without
+    that evidence the SPEAKER_nn labels stay: who speaks first says nothing (in the SpokenWOZ calls
+    the caller's "hello" often comes first)."""
     speakers = list(dict.fromkeys(s.speaker for s in segments if s.speaker))
     if len(speakers) != 2 or len(names) < 2:
         return segments
-    agents = [sp for sp in speakers if AGENT_PHRASES.search(" ".join(s.text for s in segments if s.speaker == sp))]
-    if len(agents) != 1:
+    said = {sp: len(AGENT_PHRASES.findall(" ".join(s.text for s in segments if s.speaker == sp))) for sp in speakers}
+    agent, caller = sorted(speakers, key=said.get, reverse=True)
+    if said[agent] == 0 or said[agent] < 2 * said[caller]:
         return segments
-    new = {agents[0]: names[0], next(sp for sp in speakers if sp != agents[0]): names[1]}
+    new = {agent: names[0], caller: names[1]}
     return [replace(s, speaker=new.get(s.speaker, s.speaker),
                     words=[replace(w, speaker=new.get(w.speaker, w.speaker)) for w in s.words] if s.words is not None else None)
             for s in segments]
-
-
-def label_channel(segments: list[Segment], name: str) -> list[Segment]:
-    return [replace(s, speaker=name, words=[replace(w, speaker=name) for w in s.words] if s.words is not None else None) for s in segments]
-
-
-def same_channels(audio: np.ndarray) -> bool:
-    """True when every channel carries the same signal (a mono call saved as stereo)."""
-    if audio.shape[0] < 2:
-        return True
-    rms = np.sqrt(np.mean(audio[0] ** 2)) + 1e-9
-    return all(np.sqrt(np.mean((ch - audio[0]) ** 2)) <= 0.01 * rms for ch in audio[1:])
-
-
-def talk_time(segments: list[Segment]) -> dict[str, float]:
-    """Seconds per speaker: words' spans where there are words, else the segments'."""
-    time: dict[str, float] = {}
-    for seg in segments:
-        for who, a, b in ([(w.speaker, w.start, w.end) for w in seg.words] if seg.words else [(seg.speaker, seg.start, seg.end)]):
-            if who:
-                time[who] = round(time.get(who, 0.0) + max(0.0, b - a), 3)
-    return dict(sorted(time.items()))
