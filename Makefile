@@ -4,6 +4,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 # Apple Silicon gets the Qwen3-ASR engine on the GPU; everything else faster-whisper on the CPU.
 EXTRAS := $(shell $(PYTHON) -c "import platform; print('dev,mlx' if platform.system()=='Darwin' and platform.machine()=='arm64' else 'dev')")
+# `make bench`: on Apple Silicon the Qwen3-ASR batch sizes and compute types (bench/mac.py), elsewhere faster-whisper's.
+BENCH := $(if $(findstring mlx,$(EXTRAS)),bench/mac.py --json bench/mac-results.json,bench/throughput.py)
 
 .PHONY: setup system repro test bench clean
 
@@ -27,7 +29,7 @@ test: setup system
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest
 
 bench: setup
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python bench/throughput.py
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python $(BENCH)
 
 clean:
 	rm -rf $(VENV)

@@ -64,7 +64,7 @@ def default_set(workdir: Path, per_kind: int = 48, kinds=KINDS) -> list[tuple[st
 
 
 def peak_rss_mb(who=resource.RUSAGE_SELF) -> float:
-    return resource.getrusage(who).ru_maxrss / 1024  # Linux reports KiB
+    return resource.getrusage(who).ru_maxrss / (2**20 if sys.platform == "darwin" else 1024)  # macOS reports bytes, Linux KiB
 
 
 def run_baseline(files: list[str], out: Path) -> dict:
@@ -112,6 +112,7 @@ def run_pipeline(files: list[str], out: Path, overrides: dict | None = None) -> 
             "worker_seconds": sum(e["wall_seconds"] for e in entries.values()),
             "model_seconds": sum(e.get("model_seconds", 0.0) for e in entries.values()),
             "settings": {k: v for k, v in vars(settings).items()}, "texts": texts,
+            "peak_mlx_mb": sys.modules["mlx.core"].get_peak_memory() / 2**20 if "mlx.core" in sys.modules else None,  # the GPU's share
             "peak_rss_mb": {"main": peak_rss_mb(), "largest worker": peak_rss_mb(resource.RUSAGE_CHILDREN)}}
 
 

@@ -10,12 +10,12 @@ import time
 from dataclasses import dataclass
 
 from callscribe import __version__
-from callscribe.audio import AudioError, load_audio
+from callscribe.audio import SAMPLE_RATE, AudioError, load_audio
 from callscribe.engines import Engine
 from callscribe.packing import transcribe_packed
 from callscribe.records import ERROR, NO_SPEECH, OK, CallRecord, Transcript
 from callscribe.settings import TranscribeSettings
-from callscribe.transcribe import transcribe_audio
+from callscribe.transcribe import mono_parts, transcribe_audio
 
 
 @dataclass
@@ -50,6 +50,12 @@ def transcribe_files(engine: Engine, jobs: list[Job], settings: TranscribeSettin
             results.update(zip(packable, transcribe_packed(engine, [audios[i][0] for i in packable], settings)))
         except Exception as e:  # noqa: BLE001 - each call is tried on its own below, where a failure is recorded
             packing_failed = f"packed decoding failed ({type(e).__name__}: {e}); transcribed on its own"
+    if len(jobs) > 1 and hasattr(engine, "prefetch"):  # batched Qwen3-ASR: these calls' windows decode together
+        parts = [p for i, a in enumerate(audios) if a is not None and i not in results for p in mono_parts(a, settings)]
+        try:
+            engine.prefetch([p for p in parts if 0 < len(p) <= settings.max_chunk_minutes * 60 * SAMPLE_RATE], settings)
+        except Exception:  # noqa: BLE001, S110 - each call is then decoded on its own below
+            pass
     for i, audio in enumerate(audios):
         if audio is None or i in results:
             continue

@@ -8,6 +8,7 @@ import signal
 import sys
 from pathlib import Path
 
+from callscribe import search, web
 from callscribe.outputs import FORMATS, OutputError
 
 # Heavy modules (numpy, the model) are imported inside main, so a Ctrl-C at any moment gets a clean exit.
@@ -52,7 +53,7 @@ def collect_jobs(inputs: list[str]) -> list:
 def cmd_transcribe(args) -> int:
     from dataclasses import fields
 
-    from callscribe.fileio import write_jsonl
+    from callscribe.fileio import write_json, write_jsonl
     from callscribe.journal import Journal
     from callscribe.outputs import output_error
     from callscribe.records import ERROR
@@ -70,6 +71,18 @@ def cmd_transcribe(args) -> int:
     summary = run(jobs, out, settings, resume=args.resume, formats=formats)
     print(f"callscribe: {dict(summary.counts)} written, {summary.skipped} already done (--resume)", file=sys.stderr)
     entries = Journal(out / "journal.jsonl").entries()
+    redactions = {}
+    if args.redact:
+        from callscribe.redact import RedactSettings, redact_folder
+
+        try:
+            rs = RedactSettings.from_params({"enabled": True, "kinds": args.redact, "mask": args.redact_mask,
+                                             "keep_unredacted": args.keep_unredacted, "audio": args.redact_audio})
+        except ValueError as e:
+            raise SystemExit(f"callscribe: {e}; a bare --redact goes after the inputs, or write --redact=card,ssn") from e
+        redactions, totals = redact_folder(out, entries, formats, rs, {j.id: j.path for j in jobs})
+        write_json(out / "redactions.json", totals)
+        print(f"callscribe: redacted {totals['by_kind']}", file=sys.stderr)
     if args.manifest:
         rows = []
         for job in jobs:
@@ -78,7 +91,8 @@ def cmd_transcribe(args) -> int:
             if e.get("json"):
                 text = json.loads((out / e["json"]).read_text(encoding="utf-8"))["text"]
             rows.append({"id": job.id, "path": job.path, "sha256": job.sha256, "status": e.get("status"), "reason": e.get("reason"),
-                         "duration": e.get("audio_seconds"), "warnings": e.get("warnings"), "text": text})
+                         "duration": e.get("audio_seconds"), "warnings": e.get("warnings"), "text": text,
+                         **({"redactions": redactions.get(job.id, {})} if args.redact else {})})
         try:
             write_jsonl(out / "manifest.jsonl", rows)
         except OSError as e:
@@ -113,7 +127,16 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--channel-names", type=lambda s: [n.strip() for n in s.split(",")],
                    help="names of stereo channels in order (default agent,caller)")
     t.add_argument("--no-vad", dest="vad", action="store_false", default=None, help="decode non-speech too (slower)")
+    t.add_argument("--redact", nargs="?", const="all", default=None, metavar="KINDS",
+                   help="mask personal data in every output: all kinds, or some of card,ssn,dob,policy,phone,email,address")
+    t.add_argument("--redact-mask", default="label", help="with --redact: label ([CARD], default) or one character, e.g. '#'")
+    t.add_argument("--keep-unredacted", action="store_true", help="with --redact: keep the originals in OUT/unredacted/ (keep it private)")
+    t.add_argument("--redact-audio", action="store_true", help="with --redact: OUT/redacted_audio/<id>.wav, the masked spans bleeped")
+    search.add_parser(sub)
+    web.add_parser(sub)
     args = parser.parse_args(argv)
+    if hasattr(args, "run"):  # search, serve
+        return args.run(args)
     try:
         return cmd_transcribe(args)
     except KeyboardInterrupt:

@@ -9,14 +9,17 @@ from pathlib import Path
 from callscribe.journal import Journal
 from callscribe.outputs import write_transcript
 from callscribe.records import FILTERED, PENDING, Transcript
+from callscribe.redact import Redactor
 
 PROFILE_FIELDS = ("id", "archive", "name", "bytes", "sha256", "codec", "sample_rate", "channels", "duration",
                   "queue", "caller", "date", "start", "start_utc", "call_id")
 
 
 def merge(profile: list[dict], selected: dict[str, list[dict]], dropped: dict[str, str], transcripts_root: Path,
-          out_dir: Path, formats: list[str]) -> tuple[list[dict], dict]:
-    """One row per profiled call, in profile order; per-call files for each transcript."""
+          out_dir: Path, formats: list[str], redaction: Redactor | None = None) -> tuple[list[dict], dict]:
+    """One row per profiled call, in profile order; per-call files for each transcript (redacted when
+    `redaction` says so: then nothing under `out_dir` holds what it masks)."""
+    path_of = {row["id"]: row.get("path") for rows in selected.values() for row in rows}
     shard_of = {row["id"]: shard for shard, rows in selected.items() for row in rows}
     journals = {shard: Journal(Path(transcripts_root) / shard / "journal.jsonl").entries() for shard in selected}
     rows, counts = [], Counter()
@@ -41,6 +44,8 @@ def merge(profile: list[dict], selected: dict[str, list[dict]], dropped: dict[st
             if entry.get("json"):
                 with open(Path(transcripts_root) / shard / entry["json"], encoding="utf-8") as f:
                     t = Transcript.from_dict(json.load(f))
+                if redaction:
+                    t, row["redactions"] = redaction.apply(p["id"], t, formats, path_of.get(p["id"]))
                 row["text"] = t.text
                 if t.speakers:
                     row["speakers"] = t.speakers

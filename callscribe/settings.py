@@ -13,7 +13,7 @@ from callscribe.engines import SPECS, resolve_engine
 
 # Fields that change how fast a run goes but never what it writes: kept out of the hash,
 # so that changing them re-runs the DVC stage as a cheap scan, not a re-transcription.
-NOT_HASHED = {"workers", "cpu_threads"}
+NOT_HASHED = {"workers", "cpu_threads", "batch_size"}  # batch_size: same tokens batched or not (tests/test_qwen_batch.py)
 
 
 @dataclass
@@ -25,6 +25,8 @@ class TranscribeSettings:
     language: str | None = "en"
     timestamps: bool = True  # word timestamps
     aligner: str | None = "auto"  # mlx-qwen3-asr's forced aligner for word times: auto, a local folder or a hub id
+    batch_size: int = 8  # mlx-qwen3-asr: ~30 s windows decoded together on the GPU (1 = one at a time); docs/PERFORMANCE.md
+    draft_model: str | None = None  # mlx-qwen3-asr: a smaller model drafting tokens for this one (speculative; batch_size 1)
     vad: bool = True  # skip non-speech (rings, hold, silence) before decoding
     # Numbers as params.yaml writes them (5, not 5.0): the hash tells them apart.
     max_chunk_minutes: float = 5  # long calls are cut at pauses into pieces this long at most

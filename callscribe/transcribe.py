@@ -73,6 +73,12 @@ def transcribe_audio(engine: Engine, audio: np.ndarray, settings: TranscribeSett
     return with_speakers(transcript, mono, settings), warnings
 
 
+def mono_parts(audio: np.ndarray, settings: TranscribeSettings) -> list[np.ndarray]:
+    """What transcribe_audio hands the engine for a call that fits one piece: each channel of a
+    two-party stereo call, else the mono mix (an engine may decode them ahead, all together)."""
+    return list(audio) if settings.diarize and not diarize.same_channels(audio) else [to_mono(audio)]
+
+
 def with_speakers(transcript: Transcript, mono: np.ndarray, settings: TranscribeSettings) -> Transcript:
     """Speaker turns on a mono call's segments and words, when diarization is on."""
     if settings.diarize and transcript.segments:

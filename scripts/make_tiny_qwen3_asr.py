@@ -12,11 +12,15 @@ Weights are random, except that the output head maps each token of a short chain
 one, so every ~30 s window the library decodes reads "language English<asr_text>one two three
 four five" and stops: a well-behaved decoder. `loop=True` leaves the head tied to random
 embeddings instead, and greedy decoding then repeats one token until the library's repetition
-guard stops it: the runaway failure of long calls. The aligner variant is the same network
+guard stops it: the runaway failure of long calls. `plain=True` keeps MLX's random initialisation
+for every weight and an untied output head (a decoder that writes a different token sequence for
+each input; a random head tied to the embeddings writes its last input token forever), and
+`size="0.6b"` gives the real Qwen3-ASR-0.6B shape (plain weights: 0.9 B parameters, a 1.8 GB
+float16 file, the head untied) for batching and speed checks at the real size. The aligner variant is the same network
 with a timestamp-class head, as Qwen3-ForcedAligner is. None of it is speech recognition: the
 folders exercise the real code path, not accuracy.
 
-Usage:  python scripts/make_tiny_qwen3_asr.py OUT_DIR [--aligner ALIGNER_DIR] [--loop]
+Usage:  python scripts/make_tiny_qwen3_asr.py OUT_DIR [--aligner ALIGNER_DIR] [--loop | --plain] [--size tiny|0.6b]
 Needs:  mlx (`pip install 'mlx[cpu]'` on Linux) and mlx-qwen3-asr.
 """
 
@@ -57,7 +61,17 @@ ADDED = {310: "language English"}  # one token, so a forced-language prompt ends
 CHAIN = [10, 310, 151704, 300, 301, 302, 303, 304, 151645]  # "\n" ... <|im_end|>
 
 
-def _config(aligner: bool, loop: bool) -> dict:
+# The real Qwen/Qwen3-ASR-0.6B architecture (its config.json, as mlx_qwen3_asr.config defaults it).
+SIZE_0_6B = {
+    "audio_config": {"encoder_layers": 18, "encoder_attention_heads": 14, "encoder_ffn_dim": 3584, "d_model": 896,
+                     "output_dim": 1024, "downsample_hidden_size": 480},
+    "text_config": {"hidden_size": 1024, "intermediate_size": 3072, "num_hidden_layers": 28, "num_attention_heads": 16,
+                    "num_key_value_heads": 8, "head_dim": 128, "rope_scaling": {"mrope_section": [24, 20, 20], "interleaved": True},
+                    "tie_word_embeddings": False},  # tied in the real one; a random tied head repeats its input
+}
+
+
+def _config(aligner: bool, loop: bool, size: str = "tiny") -> dict:
     thinker = {
         "audio_config": {
             "num_mel_bins": 128, "encoder_layers": 1, "encoder_attention_heads": 2, "encoder_ffn_dim": 128,
@@ -71,6 +85,11 @@ def _config(aligner: bool, loop: bool) -> dict:
         },
         "audio_token_id": 151676, "audio_start_token_id": 151669, "audio_end_token_id": 151670,
     }
+    if size == "0.6b":
+        for part, values in SIZE_0_6B.items():
+            thinker[part].update(values)
+    elif size != "tiny":
+        raise ValueError(f"unknown size {size!r}: tiny or 0.6b")
     config = {"architectures": ["Qwen3ASRForConditionalGeneration"], "thinker_config": thinker}
     if aligner:  # the forced aligner is the same network with a timestamp-class head
         thinker["classify_num"] = 256
@@ -78,7 +97,7 @@ def _config(aligner: bool, loop: bool) -> dict:
     return config
 
 
-def build(out: str | Path, aligner: bool = False, loop: bool = False, seed: int = 0) -> Path:
+def build(out: str | Path, aligner: bool = False, loop: bool = False, seed: int = 0, size: str = "tiny", plain: bool = False) -> Path:
     import mlx.core as mx
     import mlx.utils
     from mlx_qwen3_asr.config import Qwen3ASRConfig
@@ -86,10 +105,14 @@ def build(out: str | Path, aligner: bool = False, loop: bool = False, seed: int 
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    config = _config(aligner, loop)
+    plain = plain or size != "tiny"
+    config = _config(aligner, loop, size)
     mx.random.seed(seed)
     model = Qwen3ASRModel(Qwen3ASRConfig.from_dict(config))
     weights = dict(mlx.utils.tree_flatten(model.parameters()))
+    if plain:
+        _write(out, config, {k: v.astype(mx.float16) for k, v in weights.items()})
+        return out
 
     # Only the tokens the model may write get embeddings (others decode to nothing).
     used = [ord(c) for c in "abcdefghijklmnopqrstuvwxyz "] if loop else CHAIN
@@ -101,8 +124,14 @@ def build(out: str | Path, aligner: bool = False, loop: bool = False, seed: int 
     elif not aligner:
         head = mx.zeros((VOCAB_SIZE, 64))
         weights["lm_head.weight"] = head.at[mx.array(CHAIN[1:])].add(embed[mx.array(CHAIN[:-1])])
-    mx.save_safetensors(str(out / "model.safetensors"), {k: v.astype(mx.float16) for k, v in weights.items()})
+    _write(out, config, {k: v.astype(mx.float16) for k, v in weights.items()})
+    return out
 
+
+def _write(out: Path, config: dict, weights: dict) -> None:
+    import mlx.core as mx
+
+    mx.save_safetensors(str(out / "model.safetensors"), weights)
     (out / "config.json").write_text(json.dumps(config, indent=1))
     vocab = {ch: b for b, ch in _byte_alphabet().items()} | {t: i for i, t in WORDS.items()}
     (out / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False))
@@ -110,7 +139,6 @@ def build(out: str | Path, aligner: bool = False, loop: bool = False, seed: int 
     added = {str(i): {"content": t, "special": True} for i, t in SPECIAL.items()}
     added |= {str(i): {"content": t, "special": False} for i, t in ADDED.items()}
     (out / "tokenizer_config.json").write_text(json.dumps({"added_tokens_decoder": added, "eos_token": "<|im_end|>"}, indent=1))
-    return out
 
 
 def main() -> None:
@@ -118,8 +146,10 @@ def main() -> None:
     ap.add_argument("out")
     ap.add_argument("--aligner", help="also write a tiny forced aligner to this folder")
     ap.add_argument("--loop", action="store_true", help="a model that loops (random output head)")
+    ap.add_argument("--plain", action="store_true", help="every weight random (MLX's initialisation)")
+    ap.add_argument("--size", default="tiny", choices=("tiny", "0.6b"), help="0.6b: the real Qwen3-ASR-0.6B shape, random weights")
     args = ap.parse_args()
-    print(build(args.out, loop=args.loop))
+    print(build(args.out, loop=args.loop, size=args.size, plain=args.plain))
     if args.aligner:
         print(build(args.aligner, aligner=True, seed=1))
 

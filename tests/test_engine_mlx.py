@@ -100,7 +100,7 @@ def test_detects_language_when_not_given(tiny, sample_audio):
 
 
 def test_runaway_decoding_is_flagged_and_retried(tiny, sample_audio):
-    settings = qwen_settings(tiny, model="loop")
+    settings = qwen_settings(tiny, model="loop", batch_size=1)  # one window at a time: the spy below sees each
     engine = load_engine(settings)
     calls = []
     real = engine.session.transcribe

@@ -94,6 +94,10 @@ def load_engine(settings: TranscribeSettings) -> Engine:
         from callscribe.engines.whisper import WhisperEngine
 
         return WhisperEngine(settings)
+    if settings.engine == "mlx-qwen3-asr" and settings.batch_size > 1:
+        from callscribe.engines.qwen_batch import BatchedQwenEngine
+
+        return BatchedQwenEngine(settings)
     if settings.engine == "mlx-qwen3-asr":
         from callscribe.engines.qwen import QwenEngine
 

@@ -74,6 +74,17 @@ class QwenEngine:
             "dtype": str(dtype).removeprefix("mlx.core."),
             "quantization": _quantize(self.session.model, bits),
         }
+        self.draft = None  # speculative decoding: the library checks that its drafts match greedy decoding
+        if settings.draft_model:
+            from mlx_qwen3_asr import load_model
+
+            try:
+                self.draft, _ = load_model(local(settings.draft_model), dtype=dtype)
+            except Exception as e:  # noqa: BLE001
+                raise ModelError(f"cannot load transcribe.draft_model {settings.draft_model!r}: {type(e).__name__}: {e}. "
+                                 "Give a local folder or hub id of a smaller Qwen3-ASR (e.g. Qwen/Qwen3-ASR-0.6B for 1.7B), or null") from e
+            self.versions["draft_model"] = settings.draft_model
+            _quantize(self.draft, bits)
         self.aligner = None
         if settings.timestamps:
             self.aligner = _load_aligner(local(settings.aligner), dtype)
@@ -102,7 +113,8 @@ class QwenEngine:
         for window, offset in windows:
             budget = math.ceil(len(window) / SAMPLE_RATE * SAFER_TOKENS_PER_SECOND) + 16 if safer else None
             result = self._timed(self.session.transcribe, window, language=settings.language, return_chunks=True, max_new_tokens=budget,
-                                  context=vocabulary.hint(settings.vocabulary) or "")
+                                 draft_model=self.draft,
+                                 context=vocabulary.hint(settings.vocabulary) or "")
             if settings.language is None:
                 language = _language_code(result.language) or language
             for chunk in result.chunks:

@@ -1,0 +1,450 @@
+"""Personal data in transcripts, found and masked: card, SSN, date of birth, policy number, phone,
+e-mail, street address.
+
+Words go through `spoken.normalise` (spoken numbers and spelled letters to written form, across
+segments and turns), then Microsoft Presidio's analyzer runs one recognizer per kind on that text,
+with context words and validators (Luhn for cards, SSA rules for SSNs, libphonenumber for phones).
+What it finds maps back to words, which are masked in place so every word keeps its times.
+Records say how many of each kind were masked, never the values.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import json
+import os
+import re
+import sys
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+
+from callscribe.records import Transcript, Word
+from callscribe.spoken import Normalised, normalise
+
+KINDS = ("card", "ssn", "dob", "policy", "phone", "email", "address")
+ENTITY = {"card": "CARD", "ssn": "SSN", "dob": "DOB", "policy": "POLICY", "phone": "PHONE", "email": "EMAIL", "address": "ADDRESS"}
+KIND_OF = {v: k for k, v in ENTITY.items()}
+THRESHOLD = 0.5  # a weak pattern (a bare 9-digit number) needs a context word ("social security") to pass
+
+
+@dataclass(frozen=True)
+class RedactSettings:
+    """`redact:` in params.yaml; `--redact[=kinds]` on the command line."""
+
+    enabled: bool = False
+    kinds: tuple[str, ...] = KINDS
+    mask: str = "label"  # "label": [CARD]; or one character repeated over each word, e.g. "#"
+    keep_unredacted: bool = False  # the original, kept apart from what is pushed
+    audio: bool = False  # a copy of each call with the redacted spans bleeped
+    audio_mode: str = "bleep"  # or "silence"
+    phone_regions: tuple[str, ...] = ("US", "GB", "CA")
+
+    @classmethod
+    def from_params(cls, p: dict | None) -> "RedactSettings":
+        p = dict(p or {})
+        kinds = p.pop("kinds", None)
+        if kinds in (None, "all", ["all"]):
+            kinds = KINDS
+        if isinstance(kinds, str):
+            kinds = [k.strip() for k in kinds.split(",") if k.strip()]
+        unknown = [k for k in kinds if k not in KINDS]
+        if unknown:
+            raise ValueError(f"redact.kinds: unknown kind(s) {unknown}: choose from {', '.join(KINDS)} (params.yaml or --redact)")
+        extra = sorted(set(p) - set(cls.__dataclass_fields__))
+        if extra:
+            raise ValueError(f"unknown redact params in params.yaml: {', '.join(extra)} (known: {', '.join(cls.__dataclass_fields__)})")
+        s = cls(kinds=tuple(kinds), **{k: (tuple(v) if isinstance(v, list) else v) for k, v in p.items()})
+        if s.mask != "label" and len(s.mask) != 1:
+            raise ValueError(f"redact.mask: {s.mask!r} is neither 'label' nor a single character (params.yaml or --redact-mask)")
+        if s.audio_mode not in ("bleep", "silence"):
+            raise ValueError(f"redact.audio_mode: {s.audio_mode!r}: choose bleep or silence (params.yaml)")
+        return s
+
+
+@dataclass
+class Found:
+    kind: str
+    words: list[int]  # indices of the words that say it
+    score: float
+
+    @property
+    def first(self) -> int:
+        return self.words[0]
+
+    @property
+    def last(self) -> int:
+        return self.words[-1]
+
+
+@dataclass
+class Redaction:
+    transcript: Transcript
+    counts: Counter = field(default_factory=Counter)
+    spans: list[tuple[float, float]] = field(default_factory=list)  # seconds, for the audio
+
+
+# ---- recognizers: one per kind, each usable on its own ----------------------------------------------------
+
+MONTH = (r"(?:jan(?:uary)?|feb(?:ruary)?|march|mar|april|apr|may|june?|july?|aug(?:ust)?|sept?(?:ember)?|"
+         r"oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)")
+DAY = r"(?:0?[1-9]|[12]\d|3[01])(?:st|nd|rd|th)?"
+YEAR = r"(?:19|20)\d{2}"
+STREET = r"(?:street|st|avenue|ave|road|rd|lane|ln|boulevard|blvd|parkway|pkwy|highway|hwy)"
+# Street types that are also everyday words ("3 kids drive", "we close at"): only beside "address", "live", ...
+STREET_WEAK = r"(?:drive|dr|court|ct|way|place|pl|terrace|circle|trail|square|crescent)"
+APARTMENT = r"(?:,?\s+(?:apartment|apt|unit|suite|flat|number)\s+\w{1,5}(?:\s+[a-z]\b)?)?"
+# Words that stand between a number and "road" in ordinary speech ("5 miles down the road") but never in a street name.
+NOT_STREET_NAME = (r"(?!(?:the|a|an|of|on|in|at|to|my|your|our|his|her|their|down|up|off|miles?|minutes?|hours?|blocks?|"
+                   r"and|or|from|by|this|that|for)\b)")
+
+
+def recognizers(settings: RedactSettings) -> list:
+    """Presidio recognizers for the kinds in `settings`."""
+    _stdlib_profile()
+    import phonenumbers  # Google's libphonenumber: which numbers exist in a region's numbering plan
+    from presidio_analyzer import AnalysisExplanation, EntityRecognizer, Pattern, PatternRecognizer, RecognizerResult
+    from presidio_analyzer.predefined_recognizers import EmailRecognizer, PhoneRecognizer, UsSsnRecognizer
+    from stdnum import luhn  # Luhn checksum (python-stdnum: maintained validators for standard numbers)
+    from stdnum.us import ssn as us_ssn  # SSA rules: no 000/666/9xx area, no 00 group, no 0000 serial, known fakes
+
+    class CardRecognizer(EntityRecognizer):
+        """Payment card numbers: 13-19 digits passing Luhn, also inside a longer run of digits
+        (a card read out then the expiry); a Luhn failure (a digit misheard) counts only beside
+        'card', 'visa', ... ."""
+
+        def load(self):
+            pass
+
+        def result(self, start, end, score, why):
+            return RecognizerResult("CARD", start, end, score, AnalysisExplanation(type(self).__name__, score, pattern_name=why),
+                                    recognition_metadata={RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
+                                                          RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id})
+
+        def analyze(self, text, entities, nlp_artifacts=None):
+            out = []
+            for m in re.finditer(r"\d{13,}", text):
+                run = m.group()
+                if len(run) <= 19:
+                    if run[0] in "23456" and luhn.is_valid(run):
+                        out.append(self.result(m.start(), m.end(), 1.0, "luhn"))
+                    elif run[0] in "23456":  # a digit misheard: only beside "card", "visa", ...
+                        out.append(self.result(m.start(), m.end(), 0.3, "card-length digits"))
+                    continue
+                # A longer run: a card then the expiry or CVV, or digits before it. Any 16 digits pass Luhn
+                # one time in ten, so such a window also needs a context word.
+                for n in (16, 15, 14, 13, 17, 18, 19):
+                    hit = next((s for s in (0, len(run) - n) if run[s] in "23456" and luhn.is_valid(run[s:s + n])), None)
+                    if hit is not None:
+                        out.append(self.result(m.start() + hit, m.start() + hit + n, 0.4, "luhn, inside a longer run"))
+                        break
+            return out
+
+    class SsnRecognizer(UsSsnRecognizer):
+        PATTERNS = [Pattern("ssn (9 digits)", r"(?<!\d)\d{3}[- .]?\d{2}[- .]?\d{4}(?!\d)", 0.3)]
+
+        def invalidate_result(self, pattern_text):
+            return not us_ssn.is_valid(re.sub(r"\D", "", pattern_text))
+
+    class OfflineEmailRecognizer(EmailRecognizer):
+        def validate_result(self, pattern_text):
+            return _tld()(pattern_text).fqdn != ""  # the bundled suffix list: nothing fetched at run time
+
+    class ValidPhoneRecognizer(PhoneRecognizer):
+        """libphonenumber's matcher (valid, formatted for the region: no context word needed), and runs of
+        10-12 digits that parse as a valid number of a region ("1223247942", a UK number said without its 0),
+        which need a context word ("phone", "number")."""
+
+        SCORE = 0.6
+
+        def analyze(self, text, entities, nlp_artifacts=None):
+            out = super().analyze(text, entities, nlp_artifacts)
+            for m in re.finditer(r"(?<![\d+])\+?\d{10,12}(?!\d)", text):
+                if any(r.start <= m.start() < r.end for r in out):
+                    continue
+                for region in self.supported_regions:
+                    try:
+                        valid = phonenumbers.is_valid_number(phonenumbers.parse(m.group(), region))
+                    except phonenumbers.NumberParseException:
+                        valid = False
+                    if valid:
+                        r = self._get_recognizer_result(m, text, region, nlp_artifacts)
+                        r.start, r.end, r.score = m.start(), m.end(), 0.3
+                        out.append(r)
+                        break
+            return out
+
+    class DobRecognizer(PatternRecognizer):
+        def invalidate_result(self, pattern_text):
+            years = re.findall(r"(?:19|20)\d{2}", pattern_text)
+            return bool(years) and not 1900 <= int(years[-1]) < date.today().year  # born in the past (this year's dates are appointments)
+
+    context = {
+        "card": ["card", "visa", "mastercard", "amex", "discover", "credit", "debit"],
+        "ssn": ["social", "security", "ssn", "socials"],
+        "dob": ["born", "birth", "birthday", "dob", "birthdate"],
+        "policy": ["policy", "member", "contract", "certificate"],
+        "phone": ["phone", "telephone", "cell", "mobile", "call", "reach", "callback"],  # not "number": policy numbers too
+        "email": ["email", "e-mail", "mail", "address"],
+        "address": ["address", "live", "lives", "living", "mailing", "reside", "located", "property", "home", "house", "moved"],
+    }
+    build = {
+        "card": lambda: CardRecognizer(supported_entities=["CARD"], context=context["card"]),
+        "ssn": lambda: SsnRecognizer(supported_entity="SSN", context=context["ssn"]),
+        "dob": lambda: DobRecognizer(supported_entity="DOB", context=context["dob"], patterns=[
+            Pattern("month day year", rf"\b{MONTH}\.?\s+(?:the\s+)?{DAY},?\s+(?:of\s+)?{YEAR}\b", 0.3),
+            Pattern("day month year", rf"\b(?:the\s+)?{DAY}\s+(?:of\s+)?{MONTH},?\s+{YEAR}\b", 0.3),
+            Pattern("numeric", rf"\b(?:0?[1-9]|1[0-2])[/.-]{DAY}[/.-](?:{YEAR}|\d{{2}})\b", 0.3),
+            Pattern("digits mmddyyyy", rf"(?<!\d)(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01]){YEAR}(?!\d)", 0.3),
+        ]),
+        "policy": lambda: PatternRecognizer(supported_entity="POLICY", context=context["policy"], patterns=[
+            Pattern("letters and digits", r"\b[a-z]{1,4}-?\d{5,12}[a-z]?\b", 0.3),
+            Pattern("digits", r"(?<!\d)\d{6,12}(?!\d)", 0.3),
+        ]),
+        "phone": lambda: ValidPhoneRecognizer(supported_entity="PHONE", context=context["phone"],
+                                              supported_regions=settings.phone_regions),
+        "email": lambda: OfflineEmailRecognizer(supported_entity="EMAIL", context=context["email"]),
+        "address": lambda: PatternRecognizer(supported_entity="ADDRESS", context=context["address"], patterns=[
+            Pattern("street", rf"\b\d{{1,6}}[a-z]?\s+(?:{NOT_STREET_NAME}[a-z]+\s+){{1,3}}{STREET}\b\.?{APARTMENT}", 0.6),
+            Pattern("street, weak type", rf"\b\d{{1,6}}[a-z]?\s+(?:{NOT_STREET_NAME}[a-z]+\s+){{1,3}}{STREET_WEAK}\b\.?{APARTMENT}", 0.3),
+            # the street type written into the name by ASR: "unit eight, Vikingway", "12 Broadway"
+            Pattern("street, joined type", r"\b\d{1,6}[a-z]?,?\s+[a-z]{3,}(?:way|road|street|lane|avenue|drive)\b", 0.3),
+            Pattern("po box", r"\b(?:p\s*o|post office)\s+box\s+\d{1,6}\b", 0.6),
+        ]),
+    }
+    return [build[k]() for k in settings.kinds]
+
+
+@lru_cache(maxsize=1)
+def _tld():
+    import tldextract  # Presidio's own choice for checking an e-mail's domain
+
+    return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
+
+
+def _stdlib_profile() -> None:
+    """`python stages/merge.py` puts stages/ first on sys.path, where profile.py hides the standard
+    library's `profile`, which spaCy imports (through cProfile): load the real one first."""
+    if hasattr(sys.modules.get("profile"), "runctx"):
+        return
+    spec = importlib.util.spec_from_file_location("profile", Path(os.__file__).with_name("profile.py"))
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["profile"] = module
+    spec.loader.exec_module(module)
+
+
+@lru_cache(maxsize=8)
+def analyzer(settings: RedactSettings):
+    """Presidio's analyzer with our recognizers and a tokenizer-only NLP engine: nothing downloaded, no model."""
+    _stdlib_profile()
+    import spacy
+    from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
+    from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
+    from presidio_analyzer.nlp_engine import NlpArtifacts, NlpEngine
+
+    class TokenizerOnly(NlpEngine):
+        """spaCy's rule-based English tokenizer (no statistical model) for Presidio's context words."""
+
+        def __init__(self):
+            self.nlp = spacy.blank("en")
+
+        def load(self):
+            pass
+
+        def is_loaded(self):
+            return True
+
+        def process_text(self, text, language):
+            doc = self.nlp(text)
+            return NlpArtifacts(entities=[], tokens=doc, tokens_indices=[t.idx for t in doc], lemmas=[t.lower_ for t in doc],
+                                nlp_engine=self, language=language)
+
+        def process_batch(self, texts, language, batch_size=1, n_process=1, **kwargs):
+            for text in texts:
+                yield text, self.process_text(text, language)
+
+        def is_stopword(self, word, language):
+            return self.nlp.vocab[word].is_stop
+
+        def is_punct(self, word, language):
+            return bool(re.fullmatch(r"\W+", word))
+
+        def get_supported_entities(self):
+            return []
+
+        def get_supported_languages(self):
+            return ["en"]
+
+    registry = RecognizerRegistry(supported_languages=["en"])
+    for r in recognizers(settings):
+        registry.add_recognizer(r)
+    # Context often sits in the question before the answer ("...your date of birth? Sure, it's March 3 1980").
+    enhancer = LemmaContextAwareEnhancer(context_prefix_count=12, context_suffix_count=2)
+    return AnalyzerEngine(registry=registry, nlp_engine=TokenizerOnly(), supported_languages=["en"],
+                          default_score_threshold=THRESHOLD, context_aware_enhancer=enhancer)
+
+
+def find(words: list[str], settings: RedactSettings) -> list[Found]:
+    """Personal data in a call's words (in spoken order, all segments and speakers together)."""
+    if not words or not settings.kinds:
+        return []
+    norm: Normalised = normalise(words)
+    results = analyzer(settings).analyze(norm.text, language="en", entities=[ENTITY[k] for k in settings.kinds])
+    found = []
+    for r in results:
+        found.append(Found(KIND_OF[r.entity_type], norm.words_of(r.start, r.end), r.score))
+    # Overlaps (a 10-digit policy number that is also a valid phone): the higher score, then the longer span wins.
+    found.sort(key=lambda f: (-f.score, f.first - f.last, KINDS.index(f.kind)))
+    kept: list[Found] = []
+    for f in found:
+        if all(f.last < k.first or f.first > k.last for k in kept):
+            kept.append(f)
+    return sorted(kept, key=lambda f: f.first)
+
+
+# ---- masking --------------------------------------------------------------------------------------------
+
+def _mask(word: str, kind: str, settings: RedactSettings) -> str:
+    lead = word[: len(word) - len(word.lstrip())]
+    if settings.mask == "label":
+        return f"{lead}[{ENTITY[kind]}]"
+    return lead + settings.mask * max(len(word.strip()), 1)
+
+
+def _join(tokens: list[tuple[str, str | None]], label: bool) -> str:
+    """Segment text from its (possibly masked) words; with labels, one [CARD] stands for the whole span."""
+    out, prev = [], None
+    for text, span in tokens:
+        if label and span is not None and span == prev:
+            continue
+        out.append(text)
+        prev = span
+    return "".join(out)
+
+
+def redact(t: Transcript, settings: RedactSettings) -> Redaction:
+    """A copy of `t` with what `settings` asks for masked: segment text, words (times kept), full text."""
+    t = copy.deepcopy(t)
+    # Every word of the call in spoken order; segments without word times are split on spaces.
+    refs: list[tuple[int, int]] = []
+    words: list[str] = []
+    seg_tokens: list[list[str]] = []
+    for si, seg in enumerate(t.segments):
+        toks = [w.word for w in seg.words] if seg.words else [" " + x for x in seg.text.split()]
+        seg_tokens.append(toks)
+        for wi, w in enumerate(toks):
+            refs.append((si, wi))
+            words.append(w)
+    found = find(words, settings)
+    if not found:
+        return Redaction(t)
+    span_of: dict[tuple[int, int], tuple[int, str]] = {}
+    counts: Counter = Counter()
+    spans: list[tuple[float, float]] = []
+    for n, f in enumerate(found):
+        counts[f.kind] += 1
+        for gi in f.words:
+            span_of[refs[gi]] = (n, f.kind)
+        times = [(t.segments[si].words[wi].start, t.segments[si].words[wi].end) for si, wi in (refs[gi] for gi in f.words)
+                 if t.segments[si].words]
+        if times:
+            spans.append((min(a for a, _ in times), max(b for _, b in times)))
+    label = settings.mask == "label"
+    for si, seg in enumerate(t.segments):
+        if not any((si, wi) in span_of for wi in range(len(seg_tokens[si]))):
+            continue
+        tokens = []
+        for wi, text in enumerate(seg_tokens[si]):
+            hit = span_of.get((si, wi))
+            masked = _mask(text, hit[1], settings) if hit else text
+            tokens.append((masked, hit[0] if hit else None))
+            if seg.words and hit:
+                w = seg.words[wi]
+                seg.words[wi] = Word(w.start, w.end, masked, w.probability, w.speaker)
+        seg.text = _join(tokens, label)
+        if not seg.words:
+            seg.text = seg.text.strip()
+    t.text = " ".join(s.text.strip() for s in t.segments if s.text.strip())
+    return Redaction(t, counts, spans)
+
+
+# ---- audio ----------------------------------------------------------------------------------------------
+
+def bleep_audio(src: str | Path, dst: str | Path, spans: list[tuple[float, float]], mode: str = "bleep", pad: float = 0.1) -> None:
+    """A copy of the call at `src` with each span (seconds) replaced by a 1 kHz tone or silence, as 16-bit WAV."""
+    import numpy as np
+    import soundfile as sf
+
+    audio, sr = sf.read(str(src), dtype="float32", always_2d=True)
+    for start, end in spans:
+        a, b = max(int((start - pad) * sr), 0), min(int((end + pad) * sr), len(audio))
+        if b <= a:
+            continue
+        tone = 0.2 * np.sin(2 * np.pi * 1000 * np.arange(b - a) / sr) if mode == "bleep" else np.zeros(b - a)
+        audio[a:b] = tone[:, None]
+    dst = Path(dst)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_name(f".{dst.name}.tmp")
+    sf.write(str(tmp), audio, sr, subtype="PCM_16", format="WAV")
+    os.replace(tmp, dst)
+
+
+# ---- where outputs are written ------------------------------------------------------------------------
+
+class Redactor:
+    """Redacts calls one by one for an output folder: keeps the originals under `private_dir` when
+    asked, writes bleeped audio under `audio_dir` when asked, and adds up what it masked."""
+
+    def __init__(self, settings: RedactSettings, private_dir: Path | None = None, audio_dir: Path | None = None):
+        self.settings, self.private_dir, self.audio_dir = settings, private_dir, audio_dir
+        self.totals: Counter = Counter()
+        self.calls = self.calls_redacted = 0
+
+    def apply(self, call_id: str, t: Transcript, formats, audio_path: str | None = None) -> tuple[Transcript, dict]:
+        """The redacted transcript and what was masked, by kind (counts only)."""
+        from callscribe.outputs import write_transcript
+
+        r = redact(t, self.settings)
+        if self.settings.keep_unredacted and self.private_dir is not None:
+            write_transcript(t, self.private_dir / call_id, formats)
+        if self.settings.audio and self.audio_dir is not None and audio_path:
+            bleep_audio(audio_path, self.audio_dir / f"{call_id}.wav", r.spans, self.settings.audio_mode)
+        self.calls += 1
+        self.calls_redacted += bool(r.counts)
+        self.totals.update(r.counts)
+        return r.transcript, dict(sorted(r.counts.items()))
+
+    def metrics(self) -> dict:
+        return {"enabled": self.settings.enabled, "kinds": list(self.settings.kinds), "calls": self.calls,
+                "calls_with_redactions": self.calls_redacted, "redactions": sum(self.totals.values()),
+                "by_kind": {k: self.totals.get(k, 0) for k in self.settings.kinds}}
+
+
+def redact_folder(out: Path, entries: dict[str, dict], formats, settings: RedactSettings, audio_paths: dict[str, str]) -> tuple[dict, dict]:
+    """`callscribe transcribe --redact`: rewrite each call's files in `out` redacted (JSON, TXT, SRT, ...);
+    the originals go to out/unredacted/ only with keep_unredacted. A call done by an earlier run
+    (its JSON says `redactions`) is left as it is. Returns counts per call and the totals."""
+    from callscribe.fileio import atomic_write
+    from callscribe.outputs import write_transcript
+
+    red = Redactor(settings, out / "unredacted", out / "redacted_audio")
+    per_call = {}
+    for call_id, e in entries.items():
+        if not e.get("json"):
+            continue
+        path = out / e["json"]
+        d = json.loads(path.read_text(encoding="utf-8"))
+        if "redactions" in d:
+            per_call[call_id] = d["redactions"]
+            red.totals.update(d["redactions"])
+            red.calls += 1
+            red.calls_redacted += bool(d["redactions"])
+            continue
+        t, counts = red.apply(call_id, Transcript.from_dict(d), formats, audio_paths.get(call_id))
+        write_transcript(t, out / call_id, [f for f in formats if f != "json"])
+        atomic_write(path, json.dumps({**t.to_dict(), "redactions": counts}, ensure_ascii=False, indent=1))
+        per_call[call_id] = counts
+    return per_call, red.metrics()
