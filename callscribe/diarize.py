@@ -353,3 +353,25 @@ def name_parties(segments: list[Segment], names: list[str]) -> list[Segment]:
     return [replace(s, speaker=new.get(s.speaker, s.speaker),
                     words=[replace(w, speaker=new.get(w.speaker, w.speaker)) for w in s.words] if s.words is not None else None)
             for s in segments]
+
+
+def label_channel(segments: list[Segment], name: str) -> list[Segment]:
+    return [replace(s, speaker=name, words=[replace(w, speaker=name) for w in s.words] if s.words is not None else None) for s in segments]
+
+
+def same_channels(audio: np.ndarray) -> bool:
+    """True when every channel carries the same signal (a mono call saved as stereo)."""
+    if audio.shape[0] < 2:
+        return True
+    rms = np.sqrt(np.mean(audio[0] ** 2)) + 1e-9
+    return all(np.sqrt(np.mean((ch - audio[0]) ** 2)) <= 0.01 * rms for ch in audio[1:])
+
+
+def talk_time(segments: list[Segment]) -> dict[str, float]:
+    """Seconds per speaker: words' spans where there are words, else the segments'."""
+    time: dict[str, float] = {}
+    for seg in segments:
+        for who, a, b in ([(w.speaker, w.start, w.end) for w in seg.words] if seg.words else [(seg.speaker, seg.start, seg.end)]):
+            if who:
+                time[who] = round(time.get(who, 0.0) + max(0.0, b - a), 3)
+    return dict(sorted(time.items()))
