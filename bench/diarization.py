@@ -8,6 +8,13 @@ telephone-band copy of the two-speaker sample (300-3400 Hz, 8 kHz, GSM 6.10, mad
 the samples' two-speaker GSM call; each with the oracle speaker count, the default (2) and auto.
 Cost: diarization time as a share of transcription time on the 5-minute GSM long-form, both
 measured in this run on one thread.
+
+    python bench/diarization.py --calls [--twoparty data/twoparty]
+
+Service calls only (fast, no transcription): DER on the three real SpokenWOZ dialogues (mono GSM
+mixes) and on the two-party dev set of `scripts/make_twoparty.py` (built there if missing), with
+no collar and with a collar of 0.25 s either side of each reference boundary (NIST md-eval's
+convention), for the oracle speaker count, 2 and auto; plus how many speakers auto finds on each.
 """
 
 from __future__ import annotations
@@ -51,14 +58,15 @@ def annotation(turns) -> Annotation:
     return hyp
 
 
-def der_table(items, modes=("oracle", 2, "auto")) -> dict:
-    """items: (name, audio path, reference Annotation, uem (start, end)). DER per set and mode."""
+def der_table(items, modes=("oracle", 2, "auto"), collar: float = 0.0) -> dict:
+    """items: (name, audio path, reference Annotation, uem (start, end)). DER per set and mode.
+    `collar`: seconds forgiven either side of each reference boundary."""
     from pyannote.core import Timeline
     from pyannote.metrics.diarization import DiarizationErrorRate
 
     out = {}
     for mode in modes:
-        metric = DiarizationErrorRate()
+        metric = DiarizationErrorRate(collar=2 * collar)  # pyannote's collar is the whole width
         per = {}
         for name, path, ref, uem in items:
             k = len(ref.labels()) if mode == "oracle" else mode
@@ -86,11 +94,43 @@ def cost(path: Path) -> dict:
             "diarize_share": round((t2 - t1) / (t1 - t0), 4)}
 
 
+def calls(shared: Path, twoparty: Path) -> dict:
+    """DER on the real SpokenWOZ dialogues and on the two-party dev set, without and with a collar."""
+    if not (twoparty / "manifest.jsonl").is_file():
+        import subprocess
+
+        script = REPO / "scripts" / "make_twoparty.py"
+        subprocess.run([sys.executable, str(script), "--shared", str(shared), "--out", str(twoparty)], check=True)
+    woz = shared / "gsm8k" / "spokenwoz_calls_8k"
+    sets = {"spokenwoz_real_gsm8k": (woz, [json.loads(line) for line in open(woz / "manifest.jsonl")])}
+    dev = [json.loads(line) for line in open(twoparty / "manifest.jsonl")]
+    sets["twoparty_dev_dialogues"] = (twoparty, [m for m in dev if m["kind"] == "dialogue"])
+    sets["twoparty_dev_voicemails"] = (twoparty, [m for m in dev if m["kind"] == "voicemail"])
+    results = {}
+    for name, (folder, rows) in sets.items():
+        items = [(Path(m["audio"]).stem, folder / m["audio"], load_turns(folder / m["rttm"]), (0.0, sf.info(folder / m["audio"]).duration))
+                 for m in rows]
+        for collar in (0.0, 0.25):
+            results[f"{name} collar {collar}"] = der_table(items, collar=collar)
+    return results
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--shared", default=str(REPO.parent / "shared" / "data"))
     ap.add_argument("--json", help="also write the figures here")
+    ap.add_argument("--calls", action="store_true", help="only the service calls: SpokenWOZ and the two-party dev set")
+    ap.add_argument("--twoparty", default=str(REPO / "data" / "twoparty"), help="the dev set's folder (built if missing)")
     args = ap.parse_args()
+    if args.calls:
+        warnings.filterwarnings("ignore")
+        results = calls(Path(args.shared), Path(args.twoparty))
+        for name, res in results.items():
+            print(f"{name}: " + ", ".join(f"{mode} {r['der']:.1%}" for mode, r in res.items())
+                  + "; auto finds " + " ".join(str(f["speakers"]) for f in res["auto"]["files"].values()))
+        if args.json:
+            Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
+        return
     shared = Path(args.shared) / "diarization_only_16k"
     if not shared.is_dir():
         sys.exit(f"{shared} not found: pass --shared with the folder holding diarization_only_16k/")

@@ -27,11 +27,18 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared" / "data"
+SHARED = Path(os.environ.get("CALLSCRIBE_SHARED", REPO.parent / "shared" / "data"))
 
 
-def default_set(workdir: Path) -> list[tuple[str, str]]:
-    """(path, reference): short calls, 5-minute calls and a 20-minute call, all GSM 8 kHz."""
+# Every kind of speech in ../shared/data/gsm8k, subsampled (seeded) so that one full run of the
+# loop and the pipeline stays near ten minutes on two cores. Clips per set: --per-kind.
+KINDS = ("samples", "lj_longform", "fsdd_digits", "speechocean762", "timit", "spokenwoz")
+
+
+def default_set(workdir: Path, per_kind: int = 48, kinds=KINDS) -> list[tuple[str, str, str]]:
+    """(path, reference, kind): the samples' labelled calls (LJ and LibriVox clips as calls, jfk,
+    the two-speaker and stereo calls), the samples' 5-minute LJ long-form, FSDD digits, accented
+    speechocean762, many-speaker TIMIT and the real SpokenWOZ dialogues (mono mixes), all GSM 8 kHz."""
     from callscribe.archive import extract
 
     files = []
@@ -40,15 +47,20 @@ def default_set(workdir: Path) -> list[tuple[str, str]]:
     for lab in map(json.loads, (REPO / "samples" / "labels.jsonl").read_text().splitlines()):
         path = audio / lab["archive"]
         hits = [p for p in path.rglob(lab["file"]) if p.stat().st_size > 1024]
-        files += [(str(hits[0]), lab["text"])] if hits else []
+        kind = "lj_longform" if lab.get("duration", 0) > 60 else "samples"
+        files += [(str(hits[0]), lab["text"], kind)] if hits else []
     gsm = SHARED / "gsm8k"
-    digits = [json.loads(line) for line in open(gsm / "fsdd_digits_8k" / "manifest.jsonl")]
-    for m in random.Random(0).sample(digits, 60):
-        files.append((str(gsm / "fsdd_digits_8k" / m["audio"]), m["text"]))
-    for folder in ("lj_longform_5min_22k", "lj_longform_chapter_22k", "smoke_misc"):
-        for m in map(json.loads, open(gsm / folder / "manifest.jsonl")):
-            files.append((str(gsm / folder / m["audio"]), m["text"]))
-    return files
+
+    def clips(folder: str, kind: str, n: int) -> list[tuple[str, str, str]]:
+        found = [json.loads(line) for line in open(gsm / folder / "manifest.jsonl")]
+        picked = random.Random(0).sample(found, min(n, len(found)))
+        return [(str(gsm / folder / m["audio"]), m["text"], kind) for m in picked]
+
+    files += clips("fsdd_digits_8k", "fsdd_digits", per_kind // 2)
+    files += clips("speechocean762_test_subset", "speechocean762", per_kind)
+    files += clips("timit_nltk_sample", "timit", per_kind)
+    files += clips("spokenwoz_calls_8k", "spokenwoz", 3)
+    return [f for f in files if f[2] in kinds]
 
 
 def peak_rss_mb(who=resource.RUSAGE_SELF) -> float:
@@ -114,10 +126,11 @@ def child(kind: str, files_json: str, result_json: str) -> None:
     Path(result_json).write_text(json.dumps(result))
 
 
-def measure(kind: str, files: list[str], workdir: Path, overrides: dict | None = None) -> dict:
-    files_json, result_json = workdir / f"{kind}-files.json", workdir / f"{kind}.json"
+def measure(kind: str, files: list[str], workdir: Path, overrides: dict | None = None, name: str | None = None) -> dict:
+    name = name or kind
+    files_json, result_json = workdir / f"{name}-files.json", workdir / f"{name}.json"
     files_json.write_text(json.dumps({"files": files, "set": overrides or {}}))
-    print(f"running {kind} on {len(files)} files...", flush=True)
+    print(f"running {name} on {len(files)} files...", flush=True)
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     subprocess.run([sys.executable, __file__, "--child", kind, str(files_json), str(result_json)], check=True, env=env)
     return json.loads(result_json.read_text())
@@ -137,6 +150,26 @@ def report(name: str, r: dict, refs: dict[str, str]) -> float:
           f"outside it {busy - r['model_seconds']:.1f} s")
     r["wer"], r["speed"] = metrics.get("wer"), speed
     return r["wer"]
+
+
+def per_kind(results: dict, refs: dict[str, str], kinds: dict[str, str]) -> dict:
+    """WER of every run on every kind of speech, printed as one table (kinds as rows)."""
+    from callscribe.evaluate import score
+
+    table: dict[str, dict] = {}
+    for kind in dict.fromkeys(kinds.values()):
+        paths = [p for p in refs if kinds[p] == kind and refs[p]]
+        row = {"files": len(paths)}
+        for name, r in results.items():
+            metrics, _ = score([(p, refs[p], r["texts"].get(p, "")) for p in paths])
+            row[name], row["words"] = metrics.get("wer"), metrics.get("ref_words", 0)
+        table[kind] = row
+    names = list(results)
+    print("\n| set | files | words | " + " | ".join(names) + " |\n|---|---|---|" + "---|" * len(names))
+    for kind, row in table.items():
+        print(f"| {kind} | {row['files']} | {row['words']} | " + " | ".join(
+            f"{row[n]:.2%}" if row[n] is not None else "n/a" for n in names) + " |")
+    return table
 
 
 def long_call(workdir: Path, minutes: float = 90) -> str:
@@ -162,27 +195,39 @@ def main() -> None:
     parser.add_argument("--json", help="write all figures here")
     parser.add_argument("--set", action="append", default=[], metavar="PARAM=VALUE",
                         help="a transcribe param for the pipeline, as `dvc exp run -S` takes it: --set beam_size=1")
+    parser.add_argument("--variant", action="append", default=[], metavar="P=V[,P=V]",
+                        help="one more pipeline run after the first, with these params (\"\" = the same again: run-to-run noise)")
+    parser.add_argument("--kinds", default=",".join(KINDS), help=f"sets of the default mix to run (default: all of {','.join(KINDS)})")
+    parser.add_argument("--per-kind", type=int, default=48, help="clips drawn (seeded) from each clip set; digits get half")
     args = parser.parse_args()
-    overrides = {k.removeprefix("transcribe."): yaml.safe_load(v) for k, v in (kv.split("=", 1) for kv in args.set)}
+
+    def parse(kvs):
+        return {k.strip().removeprefix("transcribe."): yaml.safe_load(v) for k, v in (kv.split("=", 1) for kv in kvs if kv.strip())}
+
+    overrides = parse(args.set)
 
     workdir = Path(tempfile.mkdtemp(prefix="callscribe-bench-"))
     if args.files:
         refs = {}
         if args.refs:
             refs = {str(Path(d["audio"])): d["text"] for d in map(json.loads, open(args.refs))}
-        pairs = [(f, refs.get(f, "")) for f in args.files]
+        pairs = [(f, refs.get(f, ""), "files") for f in args.files]
     else:
-        pairs = default_set(workdir)
-    files, refs = [p for p, _ in pairs], dict(pairs)
+        pairs = default_set(workdir, args.per_kind, args.kinds.split(","))
+    files, refs, kinds = [p for p, _, _ in pairs], {p: t for p, t, _ in pairs}, {p: k for p, _, k in pairs}
     print(f"{len(files)} files; machine: {os.cpu_count()} CPUs" + (f"; pipeline with {overrides}" if overrides else "") + "\n", flush=True)
 
     results = {}
     if not args.skip_baseline:
         results["baseline"] = measure("baseline", files, workdir)
     results["pipeline"] = measure("pipeline", files, workdir, overrides)
+    for i, variant in enumerate(args.variant, 2):
+        name = f"pipeline{i} " + (variant or "again")
+        results[name] = measure("pipeline", files, workdir, {**overrides, **parse(variant.split(","))}, name=f"pipeline{i}")
     print()
     for name, r in results.items():
         report(name, r, refs)
+    results["per_kind"] = per_kind({k: v for k, v in results.items()}, refs, kinds)
     if "baseline" in results and results["pipeline"]["wer"] is not None:
         b, p = results["baseline"], results["pipeline"]
         print(f"\npipeline vs baseline: {p['speed'] / b['speed']:.2f}x the throughput; "
@@ -196,7 +241,7 @@ def main() -> None:
         results["long_call"] = r
     if args.json:
         for r in results.values():
-            r.pop("texts", None)
+            r.pop("texts", None) if isinstance(r, dict) else None
         Path(args.json).write_text(json.dumps(results, indent=2, default=str))
 
 

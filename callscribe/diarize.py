@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -32,6 +33,14 @@ FRAME_S = HOP / SAMPLE_RATE
 TOP_PERCENT = 30  # affinity refinement: each window keeps its closest 30 % of neighbours
 MAX_CLUSTERED = 1500  # windows (20 min of speech) clustered directly; 1500^2 affinities are ~18 MB
 SMOOTH = 1  # windows either side averaged when re-scoring against speaker centroids
+# `speakers: auto` on a call: two voices whose mean d-vectors (3-window averages) are this alike are
+# one. Measured on the two-party dev set (scripts/make_twoparty.py) and SpokenWOZ: the most alike
+# pair of two real speakers came to 0.931, one speaker split in two to 0.847-0.955.
+ONE_SPEAKER_COS = 0.94
+# ... and a voice heard in fewer windows than this (8 s) is not told apart from the others: the
+# mean of a few 0.8 s d-vectors is too noisy (one voice's 4-11 s calls split into 0.76-0.95 alike).
+MIN_SPEAKER_WINDOWS = 10
+CONFIDENCE_SCALE = 20.0  # turns a score margin into a probability: softmax(scores * scale)
 
 
 @dataclass
@@ -39,6 +48,7 @@ class Turn:
     start: float
     end: float
     speaker: str
+    confidence: float = 1.0  # how surely the voice is this speaker's rather than another's (0.5-1 for two)
 
 
 def encoder_path() -> Path:
@@ -96,7 +106,13 @@ class Diarizer:
         emb = self.embed(np.stack([feats[w : w + WINDOW] for w in starts]))
         labels = cluster(emb, speakers, region_of)
         centres = (starts + WINDOW / 2) * FRAME_S
-        return _turns(regions, centres, region_of, labels)
+        turns = _turns(regions, centres, region_of, labels)
+        confidence = window_confidence(emb, labels, region_of)
+        for t in turns:
+            inside = (centres >= t.start) & (centres <= t.end) & (labels == int(t.speaker.rsplit("_", 1)[1]))
+            if inside.any():
+                t.confidence = round(float(confidence[inside].mean()), 3)
+        return turns
 
 
 @functools.cache
@@ -150,6 +166,8 @@ def cluster(emb: np.ndarray, speakers: int | str, region_of: np.ndarray, max_spe
         present, centroids = _centroids(e[sub], picked)
         picked = present[(e @ centroids.T).argmax(1)]
     labels = smooth(e, picked, region_of)
+    if speakers == "auto":
+        labels = merge_alike(emb, labels, region_of)
     order = {lab: i for i, lab in enumerate(dict.fromkeys(labels))}
     return np.array([order[lab] for lab in labels])
 
@@ -167,11 +185,60 @@ def refine(affinity: np.ndarray) -> np.ndarray:
 
 
 def estimate_speakers(affinity: np.ndarray, max_speakers: int) -> int:
-    """Largest eigengap of the normalised graph Laplacian."""
+    """Largest eigengap of the normalised graph Laplacian, from two speakers up. Whether two are
+    one is decided after clustering (`merge_alike`): the eigengap alone often found one speaker in
+    two-party calls (docs/PERFORMANCE.md)."""
     from scipy.sparse.csgraph import laplacian
 
     vals = np.sort(np.linalg.eigvalsh(laplacian(affinity, normed=True)))[: max_speakers + 1]
-    return int(np.argmax(np.diff(vals))) + 1 if len(vals) > 1 else 1
+    return int(np.argmax(np.diff(vals[1:]))) + 2 if len(vals) > 2 else 1
+
+
+def _averaged(emb: np.ndarray, region_of: np.ndarray) -> np.ndarray:
+    """Each window's d-vector averaged with its neighbours in the same region, unit length."""
+    out = np.empty_like(emb)
+    for r in np.unique(region_of):
+        idx = np.flatnonzero(region_of == r)
+        for j, i in enumerate(idx):
+            out[i] = emb[idx[max(0, j - 1) : j + 2]].mean(0)
+    return out / (np.linalg.norm(out, axis=1, keepdims=True) + 1e-12)
+
+
+def merge_alike(emb: np.ndarray, labels: np.ndarray, region_of: np.ndarray) -> np.ndarray:
+    """Merge the two most alike speakers while their mean voices are too alike to be two people
+    (cosine >= ONE_SPEAKER_COS) or one of them is heard too little to tell (MIN_SPEAKER_WINDOWS):
+    a one-voice call ends as one speaker."""
+    avg = _averaged(emb, region_of)
+    labels = labels.copy()
+    while len(present := np.unique(labels)) > 1:
+        c = np.stack([avg[labels == k].mean(0) for k in present])
+        c /= np.linalg.norm(c, axis=1, keepdims=True) + 1e-12
+        sim = c @ c.T
+        np.fill_diagonal(sim, -1)
+        counts = np.array([(labels == k).sum() for k in present])
+        if counts.min() < MIN_SPEAKER_WINDOWS:  # the least heard voice goes to its nearest
+            j = int(np.argmin(counts))
+            i = int(np.argmax(sim[j]))
+        else:
+            i, j = np.unravel_index(np.argmax(sim), sim.shape)
+            if sim[i, j] < ONE_SPEAKER_COS:
+                break
+        labels[labels == present[j]] = present[i]
+    return labels
+
+
+def window_confidence(emb: np.ndarray, labels: np.ndarray, region_of: np.ndarray) -> np.ndarray:
+    """Per window, the probability of its own speaker against the others: a softmax of its
+    (neighbour-averaged) d-vector's cosine to each speaker's mean voice. 1.0 with one speaker."""
+    present = np.unique(labels)
+    if len(present) < 2:
+        return np.ones(len(emb))
+    avg = _averaged(emb, region_of)
+    centroids = np.stack([avg[labels == k].mean(0) for k in present])
+    scores = avg @ (centroids / np.linalg.norm(centroids, axis=1, keepdims=True)).T * CONFIDENCE_SCALE
+    p = np.exp(scores - scores.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    return p[np.arange(len(emb)), np.searchsorted(present, labels)]
 
 
 def _centroids(e: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -216,6 +283,15 @@ def _turns(regions, centres, region_of, labels) -> list[Turn]:
 # --- speakers on a transcript ------------------------------------------------------------------
 
 
+def confidence_at(turns: list[Turn], start: float, end: float, speaker: str) -> float | None:
+    """The confidence of `speaker`'s turns over [start, end], weighted by how much of it each holds."""
+    held = [(min(end, t.end) - max(start, t.start), t.confidence) for t in turns if t.speaker == speaker]
+    held = [(d, c) for d, c in held if d > 0]
+    if not held:
+        return None
+    return round(sum(d * c for d, c in held) / sum(d for d, _ in held), 3)
+
+
 def speaker_at(turns: list[Turn], start: float, end: float) -> str | None:
     """The speaker holding most of [start, end]; the nearest turn if none overlaps it."""
     if not turns:
@@ -245,12 +321,38 @@ def assign_speakers(segments: list[Segment], turns: list[Turn]) -> list[Segment]
                 runs[-1].append(w)
             else:
                 runs.append([w])
-        for i, run in enumerate(runs):
+        for i, run in enumerate(runs):  # split between words, never inside one
+            start, end = seg.start if i == 0 else run[0].start, seg.end if i == len(runs) - 1 else run[-1].end
             out.append(replace(
-                seg, start=seg.start if i == 0 else run[0].start, end=seg.end if i == len(runs) - 1 else run[-1].end,
-                text=seg.text if len(runs) == 1 else "".join(w.word for w in run).strip(), words=run, speaker=run[0].speaker,
+                seg, start=start, end=end, text=seg.text if len(runs) == 1 else "".join(w.word for w in run).strip(), words=run,
+                speaker=run[0].speaker, speaker_confidence=confidence_at(turns, start, end, run[0].speaker),
             ))
     return out
+
+
+# Words only an agent says when answering: "thank you for calling...", "how can I help you".
+AGENT_PHRASES = re.compile(
+    r"thanks? (you )?for (calling|contacting|holding)|how (can|may|could) i (help|assist)|customer (service|support|care)"
+    r"|welcome to|this is \w+ (from|at|with)|this is \w+( \w+)? speaking", re.IGNORECASE)
+
+
+def name_parties(segments: list[Segment], names: list[str]) -> list[Segment]:
+    """On a mono call with two speakers, name them `names` (agent, caller) when the words say who
+    is who: the agent is the speaker who uses an agent's phrases (AGENT_PHRASES) at least twice as
+    often as the other (diarization errors put some of the agent's words on the caller). Without
+    that evidence the SPEAKER_nn labels stay: who speaks first says nothing (in the SpokenWOZ calls
+    the caller's "hello" often comes first)."""
+    speakers = list(dict.fromkeys(s.speaker for s in segments if s.speaker))
+    if len(speakers) != 2 or len(names) < 2:
+        return segments
+    said = {sp: len(AGENT_PHRASES.findall(" ".join(s.text for s in segments if s.speaker == sp))) for sp in speakers}
+    agent, caller = sorted(speakers, key=said.get, reverse=True)
+    if said[agent] == 0 or said[agent] < 2 * said[caller]:
+        return segments
+    new = {agent: names[0], caller: names[1]}
+    return [replace(s, speaker=new.get(s.speaker, s.speaker),
+                    words=[replace(w, speaker=new.get(w.speaker, w.speaker)) for w in s.words] if s.words is not None else None)
+            for s in segments]
 
 
 def label_channel(segments: list[Segment], name: str) -> list[Segment]:

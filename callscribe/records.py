@@ -33,6 +33,7 @@ class Segment:
     avg_logprob: float | None = None
     no_speech_prob: float | None = None
     compression_ratio: float | None = None
+    speaker_confidence: float | None = None  # mono calls: how surely the voice is this speaker's (callscribe.diarize)
 
     def shifted(self, offset: float) -> "Segment":
         """The same segment with times moved by `offset` seconds (pieces of a long call)."""
@@ -59,7 +60,7 @@ class Transcript:
             seg["id"] = i
             if seg["words"] is None:
                 del seg["words"]
-            for key in ("speaker", "avg_logprob", "no_speech_prob", "compression_ratio"):
+            for key in ("speaker", "avg_logprob", "no_speech_prob", "compression_ratio", "speaker_confidence"):
                 if seg[key] is None:
                     del seg[key]
             for w in seg.get("words") or []:
@@ -77,7 +78,7 @@ class Transcript:
             if "words" in s:
                 words = [Word(**{k: w.get(k) for k in ("start", "end", "word", "probability", "speaker")}) for w in s["words"]]
             segs.append(Segment(s["start"], s["end"], s["text"], words, s.get("speaker"),
-                                s.get("avg_logprob"), s.get("no_speech_prob"), s.get("compression_ratio")))
+                                s.get("avg_logprob"), s.get("no_speech_prob"), s.get("compression_ratio"), s.get("speaker_confidence")))
         return cls(d.get("text", ""), d.get("language"), d.get("duration", 0.0), segs, d.get("speakers"))
 
 

@@ -8,6 +8,7 @@ import json
 import os
 from dataclasses import asdict, dataclass, field, fields
 
+from callscribe import vocabulary
 from callscribe.engines import SPECS, resolve_engine
 
 # Fields that change how fast a run goes but never what it writes: kept out of the hash,
@@ -26,7 +27,7 @@ class TranscribeSettings:
     timestamps: bool = True  # word timestamps
     aligner: str | None = "auto"  # mlx-qwen3-asr's forced aligner for word times: auto, a local folder or a hub id
     batch_size: int = 8  # mlx-qwen3-asr: ~30 s windows decoded together on the GPU (1 = one at a time); docs/PERFORMANCE.md
-    draft_model: str | None = None  # mlx-qwen3-asr: a smaller model drafting tokens for this one (speculative; batch_size 1)
+    draft_model: str | None = ""  # mlx-qwen3-asr: a smaller model drafting tokens for this one (speculative; batch_size 1)
     vad: bool = True  # skip non-speech (rings, hold, silence) before decoding
     # Numbers as params.yaml writes them (5, not 5.0): the hash tells them apart.
     max_chunk_minutes: float = 5  # long calls are cut at pauses into pieces this long at most
@@ -38,6 +39,7 @@ class TranscribeSettings:
     diarize: bool = True  # stereo: one transcript per channel; mono: speaker turns (callscribe.diarize)
     speakers: int | str = 2  # speakers in a mono call, or "auto" to estimate
     channel_names: list[str] = field(default_factory=lambda: ["agent", "caller"])  # stereo channels, in order
+    vocabulary: list[str] | str = field(default_factory=list)  # the company's own words (callscribe.vocabulary): a list or a file
 
     @classmethod
     def from_params(cls, params: dict | None) -> "TranscribeSettings":
@@ -59,6 +61,7 @@ class TranscribeSettings:
             s.aligner = None  # only an engine whose word times need one (Qwen3-ASR)
         elif s.aligner in (None, "", "auto"):
             s.aligner = spec.aligner
+        s.vocabulary = vocabulary.terms(s.vocabulary)  # a file's terms, so that the hash follows its content
         if s.language in ("", "auto", "none"):
             s.language = None
         if s.speakers != "auto" and (not str(s.speakers).isdigit() or int(s.speakers) < 1):
@@ -75,7 +78,8 @@ class TranscribeSettings:
 
     def hash(self) -> str:
         """Identity of what the settings produce; the journal skips files done with the same hash."""
-        data = {k: v for k, v in asdict(self).items() if k not in NOT_HASHED}
+        # An empty vocabulary or no draft model leaves the hash as it was before those fields existed.
+        data = {k: v for k, v in asdict(self).items() if k not in NOT_HASHED and not (k in ("vocabulary", "draft_model") and not v)}
         blob = json.dumps(data, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 

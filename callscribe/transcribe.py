@@ -83,7 +83,7 @@ def with_speakers(transcript: Transcript, mono: np.ndarray, settings: Transcribe
     """Speaker turns on a mono call's segments and words, when diarization is on."""
     if settings.diarize and transcript.segments:
         turns = diarize.diarizer().turns(mono, settings.speakers)
-        transcript.segments = diarize.assign_speakers(transcript.segments, turns)
+        transcript.segments = diarize.name_parties(diarize.assign_speakers(transcript.segments, turns), settings.channel_names)
         transcript.speakers = diarize.talk_time(transcript.segments)
     return transcript
 

@@ -13,7 +13,7 @@ from callscribe.records import ERROR, OK, CallRecord, Segment, Transcript, Word
 def transcript(speakers=False) -> Transcript:
     a, b = ("agent", "caller") if speakers else (None, None)
     segs = [Segment(0.0, 1.5, "Hello, thanks for calling.", [Word(0.0, 0.5, " Hello,", 0.9, a), Word(0.6, 1.5, " thanks", 0.8, a)], a,
-                    avg_logprob=-0.2, no_speech_prob=0.01, compression_ratio=1.1),
+                    avg_logprob=-0.2, no_speech_prob=0.01, compression_ratio=1.1, speaker_confidence=0.93 if speakers else None),
             Segment(3661.25, 3662.0, "Hi.", None, b)]
     return Transcript("Hello, thanks for calling. Hi.", "en", 3662.0, segs, {"agent": 1.5, "caller": 0.75} if speakers else None)
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from callscribe import vad
+from callscribe import vad, vocabulary
 from callscribe.audio import SAMPLE_RATE
 from callscribe.engines import Decoded, ModelError, local
 from callscribe.records import Segment, Word
@@ -113,7 +113,8 @@ class QwenEngine:
         for window, offset in windows:
             budget = math.ceil(len(window) / SAMPLE_RATE * SAFER_TOKENS_PER_SECOND) + 16 if safer else None
             result = self._timed(self.session.transcribe, window, language=settings.language, return_chunks=True, max_new_tokens=budget,
-                                 draft_model=self.draft)
+                                 draft_model=self.draft,
+                                 context=vocabulary.hint(settings.vocabulary) or "")
             if settings.language is None:
                 language = _language_code(result.language) or language
             for chunk in result.chunks:

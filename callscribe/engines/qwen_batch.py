@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from callscribe import vad
+from callscribe import vad, vocabulary
 from callscribe.audio import SAMPLE_RATE
 from callscribe.engines import Decoded, ModelError
 from callscribe.engines.qwen import SAFER_TOKENS_PER_SECOND, SAFER_WINDOW_SECONDS, QwenEngine, _language_code, _restored
@@ -165,9 +165,9 @@ def generate(model, prompts: list[list[int]], features: list, budgets: list[int]
 
 
 def decode_windows(model, tokenizer, windows: list[np.ndarray], budgets: list[int], language: str | None,
-                   batch_size: int, dtype) -> list[WindowText]:
+                   batch_size: int, dtype, context: str = "") -> list[WindowText]:
     """16 kHz windows of at most 30 s -> what the model wrote in each, `batch_size` windows at a
-    time (similar lengths together: less padding)."""
+    time (similar lengths together: less padding). `context`: the vocabulary hint (callscribe.vocabulary)."""
     from mlx_qwen3_asr.audio import compute_features
     from mlx_qwen3_asr.tokenizer import canonicalize_language, parse_asr_output
     from mlx_qwen3_asr.transcribe import _clear_mlx_cache
@@ -179,7 +179,7 @@ def decode_windows(model, tokenizer, windows: list[np.ndarray], budgets: list[in
         batch = order[s : s + batch_size]
         mels = [compute_features(windows[i])[0][0].astype(dtype) for i in batch]
         feats = encode(model.audio_tower, mels)
-        prompts = [tokenizer.build_prompt_tokens(n_audio_tokens=int(f.shape[0]), language=forced, context="") for f in feats]
+        prompts = [tokenizer.build_prompt_tokens(n_audio_tokens=int(f.shape[0]), language=forced, context=context) for f in feats]
         for i, result in zip(batch, generate(model, prompts, feats, [budgets[i] for i in batch])):
             lang, text = parse_asr_output(tokenizer.decode(result.tokens), user_language=forced)
             out[i] = WindowText(text, canonicalize_language(lang) or lang, result.finish_reason, result.tokens)
@@ -232,7 +232,7 @@ class BatchedQwenEngine(QwenEngine):
                 budgets.append(math.ceil(seconds * SAFER_TOKENS_PER_SECOND) + 16 if safer
                                else resolve_max_new_tokens(None, audio_duration_sec=seconds))
         decoded = self._timed(decode_windows, self.session.model, self.session.tokenizer, windows, budgets, settings.language,
-                              self.batch_size, self.session.dtype) if windows else []
+                              self.batch_size, self.session.dtype, vocabulary.hint(settings.vocabulary) or "") if windows else []
 
         out = []
         for k, restore in enumerate(restores):
