@@ -21,6 +21,7 @@ from tqdm import tqdm
 from callscribe import __version__
 from callscribe import pool as pools
 from callscribe.calls import Job, new_record
+from callscribe.cluster import ClusterError
 from callscribe.engines import ModelError
 from callscribe.fileio import remove_stale_temp_files
 from callscribe.journal import Journal, is_done
@@ -216,7 +217,7 @@ def _run_batch(pool, batch: list[list[Job]], limit: int, suspects: list[list[Job
                     suspects.append(group)
                 broken = True
                 continue
-            except ModelError:  # the engine did not load: every file would fail alike, so the run stops
+            except (ModelError, ClusterError):  # the engine did not load, the cluster is gone: every file would fail alike
                 raise
             except Exception as e:  # noqa: BLE001 - raised outside any one file's guard: each file again alone
                 if len(group) == 1:
