@@ -121,3 +121,6 @@ def stop(pool: InProcessPool | ProcessPool) -> None:
         proc.terminate()
     for proc in procs:
         proc.join(5)  # reaped, so no leaked-semaphore warnings at exit
+    manager = getattr(pool, "_executor_manager_thread", None)
+    if manager is not None:  # let it close its wake-up pipe now: at exit Python would write to it as it closes (EBADF)
+        manager.join(5)
