@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import signal
 import sys
 from pathlib import Path
@@ -101,6 +102,8 @@ def cmd_transcribe(args) -> int:
         except ValueError as e:
             raise SystemExit(f"callscribe: {e}; a bare --redact goes after the inputs, or write --redact=card,ssn") from e
         redactions, totals = redact_folder(out, entries, formats, rs, {j.id: j.path for j in jobs})
+        if not args.keep_unredacted:  # the store keeps raw transcripts for going back to earlier settings: not here
+            shutil.rmtree(out / "store", ignore_errors=True)
         write_json(out / "redactions.json", totals)
         print(f"callscribe: redacted {totals['by_kind']}", file=sys.stderr)
     if args.manifest:
