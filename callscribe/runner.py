@@ -96,6 +96,7 @@ class Writer:
         self.summary.counts[record.status] += 1
         self.summary.audio_seconds += record.audio_seconds
         self.bar.update(max(0.0, min(job.duration - self.advanced.pop(job.id, 0.0), self.bar.total - self.bar.n)))
+        self.duration_of.pop(job.id, None)  # a piece reported late (the queue is slower than the result) moves nothing
         self.bar.set_postfix_str(" ".join(f"{k}={v}" for k, v in sorted(self.summary.counts.items())), refresh=False)
 
     def restore(self, job: Job, previous: dict | None, settings_hash: str) -> bool:
