@@ -350,6 +350,9 @@ class RayPool:
         while self._waiting and self._idle:
             task = self._waiting.popleft()
             others = [a for a in self._idle if self._node_of.get(a) != task.avoid]
+            if not others and any(n != task.avoid for n in self._node_of.values()):
+                self._waiting.appendleft(task)  # a group lost with its node waits for a worker elsewhere (it goes whole)
+                break
             actor = (others or self._idle)[0]
             self._idle.remove(actor)
             blobs = []
