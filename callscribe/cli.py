@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import signal
 import sys
 from pathlib import Path
@@ -68,7 +67,7 @@ def cmd_transcribe(args) -> int:
     from callscribe.journal import Journal
     from callscribe.models import ModelError, check_model
     from callscribe.outputs import check_formats, output_error
-    from callscribe.records import ERROR
+    from callscribe.records import ERROR, Transcript
     from callscribe.runner import run
     from callscribe.settings import TranscribeSettings
 
@@ -79,13 +78,24 @@ def cmd_transcribe(args) -> int:
         formats = check_formats(args.formats.split(","))
     except ValueError as e:
         raise CliError(str(e)) from None
+    out = Path(args.output)
+    masker = None
+    if args.redact:  # each call is masked as it is written: raw text never sits in OUT (the originals: OUT/unredacted/)
+        from callscribe.privacy import Masker
+        from callscribe.redact import RedactSettings
+
+        try:
+            rs = RedactSettings.from_params({"enabled": True, "kinds": args.redact, "mask": args.redact_mask,
+                                             "keep_unredacted": args.keep_unredacted, "audio": args.redact_audio})
+        except ValueError as e:
+            raise SystemExit(f"callscribe: {e}; a bare --redact goes after the inputs, or write --redact=card,ssn") from e
+        masker = Masker(rs, out / "unredacted", formats)
     try:  # a name that cannot load here, or a model that failed to load in a worker: its message, alone
         check_model(settings)
         jobs = collect_jobs(args.inputs)
-        out = Path(args.output)
         print(f"callscribe: {len(jobs)} files, {sum(j.duration for j in jobs) / 3600:.2f} h; {settings.engine} {settings.model}, "
               f"{settings.workers} worker(s)", file=sys.stderr)
-        summary = run(jobs, out, settings, resume=args.resume, formats=formats)
+        summary = run(jobs, out, settings, resume=args.resume, formats=formats, masker=masker)
     except ModelError as e:
         raise CliError(str(e)) from None
     done = f", {summary.skipped} already done (--resume)" if args.resume else ""
@@ -93,17 +103,16 @@ def cmd_transcribe(args) -> int:
     print(f"callscribe: {dict(summary.counts)} written{restored}{done}", file=sys.stderr)
     entries = Journal(out / "journal.jsonl").entries()
     redactions = {}
-    if args.redact:
-        from callscribe.redact import RedactSettings, redact_folder
+    if masker is not None:
+        from callscribe.redact import Tally
 
-        try:
-            rs = RedactSettings.from_params({"enabled": True, "kinds": args.redact, "mask": args.redact_mask,
-                                             "keep_unredacted": args.keep_unredacted, "audio": args.redact_audio})
-        except ValueError as e:
-            raise SystemExit(f"callscribe: {e}; a bare --redact goes after the inputs, or write --redact=card,ssn") from e
-        redactions, totals = redact_folder(out, entries, formats, rs, {j.id: j.path for j in jobs})
-        if not args.keep_unredacted:  # the store keeps raw transcripts for going back to earlier settings: not here
-            shutil.rmtree(out / "store", ignore_errors=True)
+        tally = Tally(masker.settings, out / "redacted_audio")
+        for job in jobs:
+            e = entries.get(job.id, {})
+            if e.get("json"):
+                t = Transcript.from_dict(json.loads((out / e["json"]).read_text(encoding="utf-8"))) if args.redact_audio else None
+                redactions[job.id] = tally.add(job.id, t, e.get("redactions"), job.path)
+        totals = tally.metrics()
         write_json(out / "redactions.json", totals)
         print(f"callscribe: redacted {totals['by_kind']}", file=sys.stderr)
     if args.manifest:

@@ -9,29 +9,32 @@ from pathlib import Path
 from callscribe.journal import Journal
 from callscribe.outputs import write_transcript
 from callscribe.records import FILTERED, PENDING, Transcript
-from callscribe.redact import Redactor
+from callscribe.redact import Tally
 
 PROFILE_FIELDS = ("id", "archive", "name", "bytes", "sha256", "codec", "sample_rate", "channels", "duration",
                   "queue", "caller", "date", "start", "start_utc", "call_id")
 
 
 class MissingShard(Exception):
-    """A shard with calls has no transcripts here: merging now would silently lose its text."""
+    """A shard with calls has no transcripts here (or none masked as params.yaml says): merging now
+    would silently lose its text, or show what should be masked."""
 
 
 def merge(profile: list[dict], selected: dict[str, list[dict]], dropped: dict[str, str], transcripts_root: Path,
           out_dir: Path, formats: list[str], duplicate_of: dict[str, str] | None = None,
-          redaction: Redactor | None = None) -> tuple[list[dict], dict]:
-    """One row per profiled call, in profile order; per-call files for each transcript (redacted when
-    `redaction` says so: then nothing under `out_dir` holds what it masks).
-    A call in `duplicate_of` (same audio as another) gets that call's transcript and `duplicate_of`."""
+          redaction: Tally | None = None) -> tuple[list[dict], dict]:
+    """One row per profiled call, in profile order; per-call files for each transcript. The transcribe
+    stage wrote them redacted (callscribe.privacy); with `redaction`, each row says what was masked and
+    the bleeped audio copies are made. A call in `duplicate_of` (same audio as another) gets that call's
+    transcript and `duplicate_of`."""
     duplicate_of = duplicate_of or {}
     path_of = {row["id"]: row.get("path") for rows in selected.values() for row in rows}
     shard_of = {row["id"]: shard for shard, rows in selected.items() for row in rows}
     for shard, rows_ in selected.items():
         if rows_ and not (Path(transcripts_root) / shard / "journal.jsonl").exists():
-            raise MissingShard(f"{Path(transcripts_root) / shard} is not on this machine (raw transcripts are never pushed): "
-                               f"transcribe it here with `dvc repro -f transcribe@{shard}`, or merge on the machine that made it")
+            raise MissingShard(f"{Path(transcripts_root) / shard} is not on this machine: `dvc pull` it, or transcribe it here "
+                               f"with `dvc repro -f transcribe@{shard}`")
+    masked_with = redaction.settings.signature() if redaction and redaction.settings.enabled else None
     journals = {shard: Journal(Path(transcripts_root) / shard / "journal.jsonl").entries() for shard in selected}
     rows, counts = [], Counter()
     audio_s = worker_s = cpu_s = 0.0
@@ -58,10 +61,13 @@ def merge(profile: list[dict], selected: dict[str, list[dict]], dropped: dict[st
                 worker_s += entry.get("wall_seconds") or 0.0
                 cpu_s += entry.get("cpu_seconds") or 0.0
             if entry.get("json"):
+                if masked_with and entry.get("redacted") != masked_with:
+                    raise MissingShard(f"{Path(transcripts_root) / shard / entry['json']} is not masked as params.yaml's redact "
+                                       f"settings say: run `dvc repro transcribe@{shard}` first (it masks again, decoding nothing)")
                 with open(Path(transcripts_root) / shard / entry["json"], encoding="utf-8") as f:
                     t = Transcript.from_dict(json.load(f))
-                if redaction:
-                    t, row["redactions"] = redaction.apply(p["id"], t, formats, path_of.get(original or p["id"]))
+                if masked_with:
+                    row["redactions"] = redaction.add(p["id"], t, entry.get("redactions"), path_of.get(original or p["id"]))
                 row["text"] = t.text
                 if t.speakers:
                     row["speakers"] = t.speakers

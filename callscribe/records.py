@@ -104,10 +104,12 @@ class CallRecord:
     json: str | None = None  # the transcript's file name in the same folder, when one was written
     finished: str | None = None  # local time the record was written
     node: str | None = None  # the machine that ran it, on a Ray cluster (`transcribe.cluster`)
+    redactions: dict | None = None  # personal data masked in the transcript, per kind: counts, never values
+    redacted: str | None = None  # the redact settings' signature the transcript is masked with (callscribe.privacy)
 
     def to_dict(self) -> dict:
         d = asdict(self)
-        for key in ("json", "node", "restored"):
+        for key in ("json", "node", "restored", "redactions", "redacted"):
             if d[key] is None:
                 del d[key]
         return d

@@ -11,11 +11,10 @@ Records say how many of each kind were masked, never the values.
 from __future__ import annotations
 
 import copy
-import importlib.util
+import hashlib
 import json
 import os
 import re
-import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
@@ -29,6 +28,8 @@ KINDS = ("card", "ssn", "dob", "policy", "phone", "email", "address")
 ENTITY = {"card": "CARD", "ssn": "SSN", "dob": "DOB", "policy": "POLICY", "phone": "PHONE", "email": "EMAIL", "address": "ADDRESS"}
 KIND_OF = {v: k for k, v in ENTITY.items()}
 THRESHOLD = 0.5  # a weak pattern (a bare 9-digit number) needs a context word ("social security") to pass
+RULES = 1  # bump when the recognizers change: transcripts already written are then redacted again (callscribe.privacy)
+LABELS = frozenset(f"[{e}]" for e in ENTITY.values())
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,19 @@ class RedactSettings:
         if s.audio_mode not in ("bleep", "silence"):
             raise ValueError(f"redact.audio_mode: {s.audio_mode!r}: choose bleep or silence (params.yaml)")
         return s
+
+    def signature(self) -> str | None:
+        """What masked text depends on, as a short hash (None: redaction off). Transcripts carry it, so
+        that a change of these settings is re-applied to what was written before (callscribe.privacy)."""
+        if not self.enabled:
+            return None
+        blob = json.dumps({"kinds": sorted(self.kinds), "mask": self.mask, "phone_regions": list(self.phone_regions), "rules": RULES})
+        return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+    def is_mask(self, word: str) -> bool:
+        """A word that redaction wrote: [CARD], ..., or the mask character repeated."""
+        w = word.strip()
+        return w in LABELS or (self.mask != "label" and bool(w) and set(w) == {self.mask})
 
 
 @dataclass
@@ -104,7 +118,6 @@ NOT_STREET_NAME = (r"(?!(?:the|a|an|of|on|in|at|to|my|your|our|his|her|their|dow
 
 def recognizers(settings: RedactSettings) -> list:
     """Presidio recognizers for the kinds in `settings`."""
-    _stdlib_profile()
     import phonenumbers  # Google's libphonenumber: which numbers exist in a region's numbering plan
     from presidio_analyzer import AnalysisExplanation, EntityRecognizer, Pattern, PatternRecognizer, RecognizerResult
     from presidio_analyzer.predefined_recognizers import EmailRecognizer, PhoneRecognizer, UsSsnRecognizer
@@ -225,21 +238,9 @@ def _tld():
     return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
 
 
-def _stdlib_profile() -> None:
-    """`python stages/merge.py` puts stages/ first on sys.path, where profile.py hides the standard
-    library's `profile`, which spaCy imports (through cProfile): load the real one first."""
-    if hasattr(sys.modules.get("profile"), "runctx"):
-        return
-    spec = importlib.util.spec_from_file_location("profile", Path(os.__file__).with_name("profile.py"))
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["profile"] = module
-    spec.loader.exec_module(module)
-
-
 @lru_cache(maxsize=8)
 def analyzer(settings: RedactSettings):
     """Presidio's analyzer with our recognizers and a tokenizer-only NLP engine: nothing downloaded, no model."""
-    _stdlib_profile()
     import spacy
     from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
     from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
@@ -392,59 +393,43 @@ def bleep_audio(src: str | Path, dst: str | Path, spans: list[tuple[float, float
     os.replace(tmp, dst)
 
 
-# ---- where outputs are written ------------------------------------------------------------------------
+# ---- what was masked, for a set of calls ----------------------------------------------------------------
 
-class Redactor:
-    """Redacts calls one by one for an output folder: keeps the originals under `private_dir` when
-    asked, writes bleeped audio under `audio_dir` when asked, and adds up what it masked."""
+def masked_spans(t: Transcript, settings: RedactSettings) -> list[tuple[float, float]]:
+    """Seconds said by masked words (a run of them is one span): where the audio copy is bleeped."""
+    spans: list[tuple[float, float]] = []
+    inside = False
+    for seg in t.segments:
+        for w in seg.words or []:
+            masked = settings.is_mask(w.word)
+            if masked and inside:
+                spans[-1] = (spans[-1][0], w.end)
+            elif masked:
+                spans.append((w.start, w.end))
+            inside = masked
+    return spans
 
-    def __init__(self, settings: RedactSettings, private_dir: Path | None = None, audio_dir: Path | None = None):
-        self.settings, self.private_dir, self.audio_dir = settings, private_dir, audio_dir
+
+class Tally:
+    """What was masked in a set of already-redacted calls (the counts their records carry), and the
+    audio copies with the masked words bleeped, when asked for."""
+
+    def __init__(self, settings: RedactSettings, audio_dir: Path | None = None):
+        self.settings, self.audio_dir = settings, audio_dir
         self.totals: Counter = Counter()
         self.calls = self.calls_redacted = 0
 
-    def apply(self, call_id: str, t: Transcript, formats, audio_path: str | None = None) -> tuple[Transcript, dict]:
-        """The redacted transcript and what was masked, by kind (counts only)."""
-        from callscribe.outputs import write_transcript
-
-        r = redact(t, self.settings)
-        if self.settings.keep_unredacted and self.private_dir is not None:
-            write_transcript(t, self.private_dir / call_id, formats)
-        if self.settings.audio and self.audio_dir is not None and audio_path:
-            bleep_audio(audio_path, self.audio_dir / f"{call_id}.wav", r.spans, self.settings.audio_mode)
+    def add(self, call_id: str, t: Transcript | None, counts: dict | None, audio_path: str | None = None) -> dict:
+        """The call's counts, tallied; its audio copy bleeped where `t` (masked) has masked words."""
+        counts = dict(sorted((counts or {}).items()))
+        if self.settings.enabled and self.settings.audio and self.audio_dir is not None and audio_path and t is not None:
+            bleep_audio(audio_path, self.audio_dir / f"{call_id}.wav", masked_spans(t, self.settings), self.settings.audio_mode)
         self.calls += 1
-        self.calls_redacted += bool(r.counts)
-        self.totals.update(r.counts)
-        return r.transcript, dict(sorted(r.counts.items()))
+        self.calls_redacted += bool(counts)
+        self.totals.update(counts)
+        return counts
 
     def metrics(self) -> dict:
         return {"enabled": self.settings.enabled, "kinds": list(self.settings.kinds), "calls": self.calls,
                 "calls_with_redactions": self.calls_redacted, "redactions": sum(self.totals.values()),
                 "by_kind": {k: self.totals.get(k, 0) for k in self.settings.kinds}}
-
-
-def redact_folder(out: Path, entries: dict[str, dict], formats, settings: RedactSettings, audio_paths: dict[str, str]) -> tuple[dict, dict]:
-    """`callscribe transcribe --redact`: rewrite each call's files in `out` redacted (JSON, TXT, SRT, ...);
-    the originals go to out/unredacted/ only with keep_unredacted. A call done by an earlier run
-    (its JSON says `redactions`) is left as it is. Returns counts per call and the totals."""
-    from callscribe.fileio import atomic_write
-    from callscribe.outputs import write_transcript
-
-    red = Redactor(settings, out / "unredacted", out / "redacted_audio")
-    per_call = {}
-    for call_id, e in entries.items():
-        if not e.get("json"):
-            continue
-        path = out / e["json"]
-        d = json.loads(path.read_text(encoding="utf-8"))
-        if "redactions" in d:
-            per_call[call_id] = d["redactions"]
-            red.totals.update(d["redactions"])
-            red.calls += 1
-            red.calls_redacted += bool(d["redactions"])
-            continue
-        t, counts = red.apply(call_id, Transcript.from_dict(d), formats, audio_paths.get(call_id))
-        write_transcript(t, out / call_id, [f for f in formats if f != "json"])
-        atomic_write(path, json.dumps({**t.to_dict(), "redactions": counts}, ensure_ascii=False, indent=1))
-        per_call[call_id] = counts
-    return per_call, red.metrics()

@@ -26,6 +26,7 @@ from callscribe.engines import ModelError
 from callscribe.fileio import remove_stale_temp_files
 from callscribe.journal import Journal, is_done
 from callscribe.outputs import check_writable, output_error, write_transcript
+from callscribe.privacy import Masker
 from callscribe.records import ERROR, CallRecord, Transcript
 from callscribe.settings import TranscribeSettings
 from callscribe.store import KEEP_SETTINGS, Store
@@ -41,6 +42,8 @@ class Summary:
     audio_seconds: float = 0.0
     wall_seconds: float = 0.0
     interrupted: bool = False
+    remasked: int = 0  # written before, masked again because the redact settings changed (nothing decoded)
+    redact_seconds: float = 0.0
 
 
 def groups(jobs: list[Job], pack_seconds: float) -> list[list[Job]]:
@@ -58,10 +61,11 @@ def groups(jobs: list[Job], pack_seconds: float) -> list[list[Job]]:
 
 class Writer:
     """The one writer of a run's folder: a call's outputs, then its journal line (so a record
-    exists only once its outputs do), then the counts and the progress bar."""
+    exists only once its outputs do), then the counts and the progress bar. With a `masker`, what
+    is written is redacted, and the original goes only to the private folder (callscribe.privacy)."""
 
-    def __init__(self, out_dir: Path, formats, summary: Summary, bar: tqdm, todo: list[Job]):
-        self.out_dir, self.formats, self.summary, self.bar = out_dir, formats, summary, bar
+    def __init__(self, out_dir: Path, formats, summary: Summary, bar: tqdm, todo: list[Job], masker: Masker | None = None):
+        self.out_dir, self.formats, self.summary, self.bar, self.masker = out_dir, formats, summary, bar, masker
         self.journal = Journal(out_dir / "journal.jsonl")
         self.store = Store(out_dir)
         self.versions = {"callscribe": __version__}  # the engine's, once a worker has reported them
@@ -75,10 +79,13 @@ class Writer:
             self.advanced[job_id] += step
             self.bar.update(step)
 
-    def write(self, job: Job, record: CallRecord, transcript: Transcript | None) -> None:
+    def write(self, job: Job, record: CallRecord, transcript: Transcript | None, original: Transcript | None = None) -> None:
         try:
             if transcript is not None:
                 try:
+                    if self.masker is not None:  # raw text never reaches this folder
+                        transcript, original = self.masker.apply(record, transcript, original)
+                        self.masker.keep_original(job.id, record.to_dict(), original, store=not record.restored)
                     write_transcript(transcript, self.out_dir / job.id, self.formats)
                     record.json = f"{job.id}.json"
                 except OSError:
@@ -106,12 +113,14 @@ class Writer:
         if previous and previous.get("sha256") == job.sha256 and previous.get("json") and previous.get("settings_hash") != settings_hash:
             if self.store.get(job.sha256, previous["settings_hash"]) is None and (self.out_dir / previous["json"]).exists():
                 self.store.put(previous, json.loads((self.out_dir / previous["json"]).read_text(encoding="utf-8")))
+                if self.masker is not None:
+                    self.masker.keep_stored(previous, self.masker.original(job.id))
         kept = self.store.get(job.sha256, settings_hash)
         if kept is None:
             return False
         record = CallRecord.from_dict({**kept["record"], "id": job.id, "path": job.path, "restored": True})
         transcript = Transcript.from_dict(kept["transcript"]) if kept["transcript"] is not None else None
-        self.write(job, record, transcript)
+        self.write(job, record, transcript, self.masker.stored(job.sha256, settings_hash) if self.masker is not None else None)
         self.summary.restored += 1
         return True
 
@@ -134,18 +143,23 @@ def run(
     formats=("json",),
     progress: bool = True,
     desc: str = "transcribe",
+    masker: Masker | None = None,
 ) -> Summary:
+    """Transcribe `jobs` into `out_dir`. With a `masker`, everything written there is redacted
+    (and what was written before is masked again when the redact settings changed)."""
     out_dir = Path(out_dir)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)  # even with nothing to do: it is a DVC output
+        remasked = masker.refresh(out_dir, Store(out_dir)) if masker is not None else 0
     except OSError as e:
         raise output_error(out_dir, e) from e
     done = Journal(out_dir / "journal.jsonl").entries() if resume else {}
     settings_hash = settings.hash()
     todo = [j for j in jobs if not is_done(done.get(j.id), j.sha256, settings_hash)]
     todo.sort(key=lambda j: -j.duration)  # longest first: workers finish together
-    summary = Summary(skipped=len(jobs) - len(todo))
+    summary = Summary(skipped=len(jobs) - len(todo), remasked=remasked)
     if not todo:
+        summary.redact_seconds = masker.seconds if masker is not None else 0.0
         return summary
     check_writable(out_dir)  # a read-only or full folder fails now, not after the model has loaded
     remove_stale_temp_files(out_dir)  # left by a kill in the middle of a write
@@ -157,7 +171,7 @@ def run(
         bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} audio-s [{elapsed}<{remaining}, {rate_fmt}]{postfix}",
     )
     t0 = time.perf_counter()
-    writer = Writer(out_dir, formats, summary, bar, todo)
+    writer = Writer(out_dir, formats, summary, bar, todo, masker)
     try:
         if resume:  # without it, everything is decoded again
             todo = [j for j in todo if not writer.restore(j, done.get(j.id), settings_hash)]
@@ -166,7 +180,10 @@ def run(
     finally:
         bar.close()
         summary.wall_seconds = time.perf_counter() - t0
+        summary.redact_seconds = masker.seconds if masker is not None else 0.0
     writer.store.prune(KEEP_SETTINGS)
+    if masker is not None:
+        masker.prune(writer.store)
     return summary
 
 

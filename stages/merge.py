@@ -7,7 +7,7 @@ from pathlib import Path
 from callscribe import params, plots
 from callscribe.fileio import read_jsonl, write_json, write_jsonl
 from callscribe.merge import MissingShard, merge
-from callscribe.redact import Redactor, RedactSettings
+from callscribe.redact import RedactSettings, Tally
 
 
 def main():
@@ -18,11 +18,13 @@ def main():
     out = read_jsonl("data/filtered_out.jsonl")
     dropped = {r["id"]: r["reason"] for r in out}
     duplicate_of = {r["id"]: r["duplicate_of"] for r in out if r.get("duplicate_of")}
-    settings = RedactSettings.from_params(p.get("redact"))
-    # data/private (DVC: push: false) holds the unredacted transcripts when redact.keep_unredacted is on.
-    Path("data/private").mkdir(parents=True, exist_ok=True)
+    try:
+        settings = RedactSettings.from_params(p.get("redact"))
+    except ValueError as e:
+        sys.exit(f"merge: {e}")
     Path("data/output/audio").mkdir(parents=True, exist_ok=True)  # a DVC output even when empty
-    redactor = Redactor(settings, Path("data/private/transcripts"), Path("data/output/audio")) if settings.enabled else None
+    # The transcribe stage masked the text; here each row gets the counts, and the audio copies are made.
+    redactor = Tally(settings, Path("data/output/audio")) if settings.enabled else None
     try:
         rows, metrics = merge(profile, selected, dropped, Path("data/transcripts"), Path("data/output"), p["merge"]["formats"],
                               duplicate_of, redactor)

@@ -1,17 +1,15 @@
 """Redaction: each recognizer on its own (spoken forms and look-alikes), masking that keeps word times,
-the labelled set's recall and precision, the merge stage's and the CLI's outputs, bleeped audio."""
+the labelled set's recall and precision, bleeped audio. Where it is applied: tests/test_privacy.py."""
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 
 from bench.redaction import SET, read_call, score
-from callscribe.merge import merge
 from callscribe.records import Segment, Transcript, Word
-from callscribe.redact import KINDS, Redactor, RedactSettings, bleep_audio, find, redact
+from callscribe.redact import KINDS, RedactSettings, bleep_audio, find, redact
 from callscribe.spoken import normalise
 
 
@@ -124,37 +122,6 @@ def test_labelled_set_meets_the_targets(labelled):
         assert v["recall"] >= (0.98 if kind in ("card", "ssn") else 0.95), (kind, v)
         assert v["precision"] >= 0.95, (kind, v)
         assert v["left_unmasked"] == 0, (kind, v)
-
-
-def _transcripts_root(tmp_path: Path, text: str) -> tuple[list[dict], dict, Path]:
-    words = [Word(i * 0.4, i * 0.4 + 0.3, " " + w, 0.9) for i, w in enumerate(text.split())]
-    t = Transcript(text, "en", 10.0, [Segment(0.0, words[-1].end, " " + text, words)])
-    root = tmp_path / "transcripts"
-    (root / "s").mkdir(parents=True)
-    (root / "s" / "a.json").write_text(json.dumps(t.to_dict()))
-    (root / "s" / "journal.jsonl").write_text(json.dumps({"id": "a", "status": "ok", "sha256": "h", "json": "a.json"}) + "\n")
-    profile = [{"id": "a", "sha256": "h", "archive": "x", "name": "a.wav"}]
-    return profile, {"s": [{"id": "a", "path": str(tmp_path / "a.wav")}]}, root
-
-
-def test_merge_writes_only_redacted_text_and_counts(tmp_path):
-    text = "my card is 4111 1111 1111 1111 and my social is five three six nine oh four one two nine social security"
-    profile, selected, root = _transcripts_root(tmp_path, text)
-    sf.write(str(tmp_path / "a.wav"), np.full(8000 * 10, 0.1, np.float32), 8000)
-    settings = RedactSettings(enabled=True, keep_unredacted=True, audio=True)
-    red = Redactor(settings, tmp_path / "private", tmp_path / "out" / "audio")
-    rows, _ = merge(profile, selected, {}, root, tmp_path / "out", ["json", "txt", "srt", "vtt"], redaction=red)
-    assert rows[0]["redactions"] == {"card": 1, "ssn": 1}
-    assert "4111" not in rows[0]["text"] and "[CARD]" in rows[0]["text"] and "[SSN]" in rows[0]["text"]
-    for f in (tmp_path / "out" / "transcripts").iterdir():
-        body = f.read_text()
-        assert "4111" not in body and "five three six" not in body, f
-    assert "4111" in (tmp_path / "private" / "a.txt").read_text()  # the original, kept apart
-    assert red.metrics()["by_kind"]["card"] == 1 and red.metrics()["calls_with_redactions"] == 1
-    audio, _ = sf.read(str(tmp_path / "out" / "audio" / "a.wav"))
-    card = audio[int(4.2 * 8000):int(4.5 * 8000)]  # inside the card's words: a tone, not the call
-    assert np.abs(card).max() > 0.15 and abs(float(np.mean(card))) < 0.05
-    assert np.allclose(audio[:8000], 0.1, atol=1e-3)  # before it: the call as it was
 
 
 def test_bleep_or_silence(tmp_path):

@@ -1,10 +1,11 @@
 """Redaction end to end: calls spoken with card numbers (espeak-ng, through the GSM line), transcribed by
-`dvc repro` and by `callscribe transcribe --redact`; no card number is left in any output, metric or
-pushed file."""
+`dvc repro` and by `callscribe transcribe --redact`; no card number is left in any output, metric, index
+or pushed file, the originals are only in data/private, and a second clone that pulls decodes nothing."""
 
 import json
 import re
 import shutil
+import sqlite3
 import subprocess
 import sys
 import zipfile
@@ -14,7 +15,7 @@ import pytest
 import yaml
 
 from callscribe.spoken import normalise
-from tests.helpers import copy_project, dvc
+from tests.helpers import copy_project, dvc, dvc_env, ran
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not (shutil.which("espeak-ng") and shutil.which("sox")),
@@ -53,15 +54,20 @@ def strings(value) -> list[str]:
 
 
 def texts_in(root: Path):
-    """(path, text) for every text file under root; JSON as its strings in order (a word's digits
-    next to the next word's, not to its times)."""
+    """(path, text) for every file under root but audio: SQLite databases (the index, also as a remote
+    object) dumped as SQL, JSON as its strings in order (a word's digits next to the next word's, not to
+    its times), anything else as the text its bytes hold."""
     for p in sorted(root.rglob("*")) if root.is_dir() else [root]:
-        if not p.is_file() or p.suffix.lower() in (".wav", ".flac"):
+        if not p.is_file():
             continue
-        try:
-            body = p.read_text(encoding="utf-8")
-        except (UnicodeDecodeError, OSError):
+        raw = p.read_bytes()
+        if raw.startswith(b"RIFF") or p.suffix.lower() in (".wav", ".flac"):
             continue
+        if raw.startswith(b"SQLite format 3\x00"):
+            with sqlite3.connect(f"file:{p}?mode=ro", uri=True) as db:
+                yield p, "\n".join(db.iterdump())
+            continue
+        body = raw.decode("utf-8", errors="ignore")
         try:
             body = " ".join(strings(json.loads(body)))
         except ValueError:
@@ -89,7 +95,20 @@ def call_audio(tmp_path_factory) -> Path:
     return folder
 
 
-def test_repro_with_redaction_leaves_no_card_number_in_any_output_or_pushed_file(tmp_path, call_audio):
+GIT = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+
+
+def sh(cwd: Path, *args) -> str:
+    out = subprocess.run(args, cwd=cwd, capture_output=True, text=True, env={**dvc_env(cwd), **GIT, "HF_HUB_OFFLINE": "1"})
+    assert out.returncode == 0, out.stdout + out.stderr
+    return out.stdout + out.stderr
+
+
+def journals(project: Path) -> dict[str, str]:
+    return {j.parent.name: j.read_text() for j in sorted((project / "data/transcripts").glob("*/journal.jsonl"))}
+
+
+def test_repro_with_redaction_pushes_no_card_number_and_a_second_clone_decodes_nothing(tmp_path, call_audio):
     project = copy_project(tmp_path / "project")
     archive = tmp_path / "calls_2025-09.zip"
     with zipfile.ZipFile(archive, "w") as z:
@@ -102,32 +121,46 @@ def test_repro_with_redaction_leaves_no_card_number_in_any_output_or_pushed_file
     dvc(project, "repro")
     remote = tmp_path / "remote"
     dvc(project, "remote", "add", "-d", "store", str(remote))
+    sh(project, "git", "add", "-A")
+    sh(project, "git", "commit", "-qm", "repro")
     dvc(project, "push")
 
     rows = [json.loads(line) for line in (project / "data/output/calls.jsonl").read_text().splitlines()]
     assert [r["redactions"] for r in rows] == [{"card": 1}] * 3, [(r["text"], r.get("redactions")) for r in rows]
     metrics = json.loads((project / "metrics/redact.json").read_text())
     assert metrics["by_kind"]["card"] == 3 and metrics["calls_with_redactions"] == 3
-    shared = [project / "data/output", project / "data/eval", project / "metrics", project / "data/profile.jsonl",
-              project / "data/selected", remote, project / "dvc.lock"]
-    # The transcribe stage's raw copy is pushed by design (a second machine restores it instead of
-    # transcribing again; docs/REDACTION.md): every other pushed object must be clean.
-    raw_copy = {body for _, body in texts_in(project / "data/transcripts")}
-    checked = 0
+    # Every object on the remote, every output (the index calls.db too), the lock file and the transcribe
+    # stage's folder (journal, per-call JSON, store): not one holds a card number.
+    shared = [project / "data/output", project / "data/transcripts", project / "data/eval", project / "metrics",
+              project / "data/profile.jsonl", project / "data/selected", project / "dvc.lock", remote]
+    checked = {root: 0 for root in shared}
     for root in shared:
         for path, body in texts_in(root):
-            if root == remote and body in raw_copy:
-                continue
-            checked += 1
+            checked[root] += 1
             for card, _ in CALLS.values():
                 assert not leaks(body, card_digits(card)), f"{path} holds {card}"
-    assert checked > 20
+    assert checked[remote] > 20 and (project / "data/output/calls.db").is_file()
+    pushed = {body for _, body in texts_in(remote)}
+    assert {body for _, body in texts_in(project / "data/transcripts")} <= pushed  # the transcripts are on the remote
     assert (project / "data/output/audio").is_dir() and len(list((project / "data/output/audio").rglob("*.wav"))) == 3
-    # The originals are kept, but only where nothing is pushed from.
+    # The originals are kept, but only where nothing is pushed from (and the local DVC cache: never pushed).
     private = "".join(b for _, b in texts_in(project / "data/private"))
-    raw = "".join(b for _, b in texts_in(project / "data/transcripts"))
-    assert any(leaks(private, card_digits(c)) for c, _ in CALLS.values())
-    assert any(leaks(raw, card_digits(c)) for c, _ in CALLS.values())
+    assert all(leaks(private, card_digits(c)) for c, _ in CALLS.values())
+    for root in (project / "data", project / "plots", project / "metrics.json"):  # all the pipeline writes
+        for path, body in texts_in(root):
+            if "private" not in path.relative_to(project).parts:
+                assert not any(leaks(body, card_digits(c)) for c, _ in CALLS.values()), path
+
+    # A second machine: clone, pull, repro. The transcripts come from the remote, nothing is decoded.
+    second = tmp_path / "second"
+    sh(tmp_path, "git", "clone", "-q", str(project), str(second))
+    out = sh(second, "bash", "scripts/repro.sh")  # what `make repro` runs: dvc pull --allow-missing, then dvc repro
+    assert "pulling from the DVC remote first" in out, out
+    # data/private is not on the remote: the transcribe stages run again, as a scan of the journal (no new line)
+    assert ran(out) <= {"transcribe@2025-09a", "transcribe@2025-09b"}, out
+    assert journals(second) == journals(project) and len(journals(project)) == 2
+    assert (second / "data/output/calls.jsonl").read_text() == (project / "data/output/calls.jsonl").read_text()
+    assert not any(leaks(b, card_digits(c)) for _, b in texts_in(second / "data") for c, _ in CALLS.values())
 
 
 def test_cli_redact_writes_masked_files_and_counts(tmp_path, call_audio):
@@ -142,8 +175,19 @@ def test_cli_redact_writes_masked_files_and_counts(tmp_path, call_audio):
     for path, body in texts_in(out):
         for card, _ in CALLS.values():
             assert not leaks(body, card_digits(card)), f"{path} holds {card}"
-    assert not (out / "unredacted").exists()
+    assert not (out / "unredacted").exists() and len(list((out / "store").rglob("*.json"))) == 3  # the store is kept, masked
+    journal = [json.loads(line) for line in (out / "journal.jsonl").read_text().splitlines()]
+    assert [e["redactions"] for e in journal] == [{"card": 1}] * 3
     # Run again: nothing is transcribed, nothing redacted twice, the counts stay.
     again = subprocess.run(cmd + ["--resume"], capture_output=True, text=True)
     assert again.returncode == 0, again.stderr
     assert [json.loads(line)["redactions"] for line in (out / "manifest.jsonl").read_text().splitlines()] == [{"card": 1}] * 3
+    assert (out / "journal.jsonl").read_text().count("\n") == 3
+    # With --keep-unredacted the originals go to OUT/unredacted/ only.
+    kept = tmp_path / "kept"
+    run = subprocess.run([*cmd[:6], str(kept), *cmd[7:], "--keep-unredacted"], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    for path, body in texts_in(kept):
+        private = "unredacted" in path.relative_to(kept).parts
+        leaked = any(leaks(body, card_digits(c)) for c, _ in CALLS.values())
+        assert leaked == private or path.suffix == ".rttm", path  # RTTM files hold speaker turns, no text
