@@ -168,8 +168,13 @@ class RayPool:
             ray.init(address=where, logging_level="WARNING", log_to_driver=False, configure_logging=False,
                      runtime_env={"py_modules": [str(Path(__file__).parent)]})
         except (ConnectionError, RuntimeError, ValueError) as e:
-            raise ClusterError(f"no Ray cluster at {where!r} ({e}); start one with `ray start --head` (README: "
-                               "More than one machine), set RAY_ADDRESS, or set transcribe.cluster: local") from e
+            if where == "auto":  # nothing to join on this machine
+                raise ClusterError(f"no Ray cluster at {where!r} ({e}); start one with `ray start --head` (README: "
+                                   "More than one machine), set RAY_ADDRESS, or set transcribe.cluster: local") from e
+            # It answered (check_reachable) but did not take this driver: e.g. Ray Client's server for it did not start.
+            raise ClusterError(f"could not join the Ray cluster at {where!r} ({type(e).__name__}: {e}); run again, and if it "
+                               "fails again look at `ray status` and the head's logs (/tmp/ray/session_latest/logs, "
+                               "ray_client_server*.err for ray://), or set transcribe.cluster: local") from e
         # The head's GCS, checked every few seconds: when it is gone Ray waits a minute, then ends the
         # process; checking it ourselves ends the run in seconds, with a message (Ray Client raises itself).
         self._gcs = None if where.startswith("ray://") else ray.get_runtime_context().gcs_address

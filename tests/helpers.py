@@ -150,6 +150,11 @@ class RayCluster:
                     return True
         return False
 
+    def logs(self, pattern: str) -> str:
+        """The tails of the cluster's log files matching `pattern`, for a failing assertion's message."""
+        files = sorted(Path(self.tmp).glob(f"session_latest/logs/{pattern}"))
+        return "".join(f"\n== {f.name}\n{f.read_text(errors='replace')[-2000:]}" for f in files)
+
     def stop(self) -> None:
         for proc in (self.node2, self.head):
             if proc is not None:

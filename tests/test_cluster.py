@@ -108,8 +108,9 @@ def test_ray_gives_the_local_pools_transcripts(cluster, calls, reference, tmp_pa
 
 def test_ray_client_address(cluster, calls, tmp_path):
     """`ray://host:port` (Ray Client): the driver outside the cluster, as from a laptop; two calls,
-    against the local pool on the same two (packed together alike). Run before the node-loss test:
-    after a node was killed and rejoined, Ray's client server failed to start here (not investigated)."""
+    against the local pool on the same two (packed together alike). Run before the node-loss test, where
+    "Starting Ray client server failed" was seen once at load 16-20 (not reproduced since: docs/SCALING.md);
+    the head's client server logs are printed if it fails."""
     two = tmp_path / "in"
     two.mkdir()
     for p in sorted(calls.iterdir())[:2]:
@@ -117,7 +118,7 @@ def test_ray_client_address(cluster, calls, tmp_path):
     local = subprocess.run(cli(two, tmp_path / "local", "--workers", "1"), capture_output=True, text=True)
     assert local.returncode == 0, local.stderr
     done = subprocess.run(cli(two, tmp_path / "ray", "--cluster", cluster.client), capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 0, done.stderr + cluster.logs("ray_client_server*")
     ids, got = outputs(tmp_path / "ray")
     assert len(ids) == 2 and got == outputs(tmp_path / "local")[1]
 
