@@ -125,12 +125,23 @@ def test_ray_client_address(cluster, calls, tmp_path):
 
 def test_nodes_run_different_engines_and_the_journal_takes_either(cluster, calls, reference, tmp_path):
     """`engine: auto`: node 2 runs Qwen3-ASR (its resource `callscribe_engine_qwen`, as a Mac would), the head
-    faster-whisper. A tiny random-weight Qwen3-ASR on MLX's CPU backend stands in for the real model."""
+    faster-whisper. A tiny random-weight Qwen3-ASR on MLX's CPU backend stands in for the real model. First, node 2
+    without that model: it gets no work and the run goes on."""
     pytest.importorskip("mlx_qwen3_asr")
     from scripts.make_tiny_qwen3_asr import build
 
+    out, env = tmp_path / "ray", {**os.environ, "RAY_ADDRESS": cluster.address, "HF_HUB_OFFLINE": "1"}
+    # Node 2 without its engine's model (Qwen3-ASR's default, a hub id, offline): it gets no work, the head does it all.
+    two = tmp_path / "two"
+    two.mkdir()
+    for p in sorted(calls.iterdir())[:2]:
+        shutil.copy(p, two / p.name)
+    lacking = subprocess.run(cli(two, tmp_path / "lacking", "--cluster", "ray", engine="auto"), capture_output=True, text=True, env=env)
+    assert lacking.returncode == 0, lacking.stderr
+    assert "model 'Qwen/Qwen3-ASR-0.6B' (mlx-qwen3-asr) failed to load on" in lacking.stderr and "that node gets no work" in lacking.stderr
+    assert [r["engine"] for r in records(tmp_path / "lacking").values()] == ["faster-whisper"] * 2
+
     model, aligner = build(tmp_path / "qwen"), build(tmp_path / "aligner", aligner=True, seed=1)
-    out, env = tmp_path / "ray", {**os.environ, "RAY_ADDRESS": cluster.address}
     mixed = ["--cluster", "ray", "--model", f"mlx-qwen3-asr={model}", "--aligner", str(aligner)]
     done = subprocess.run(cli(calls, out, *mixed, engine="auto"), capture_output=True, text=True, env=env)
     assert done.returncode == 0, done.stderr
