@@ -447,6 +447,7 @@ class RayPool:
         self._to_idle(actor)
 
     def _unusable(self, actor, host, error) -> None:
+        """An actor whose engine did not load: its node gets no more actors this run (said once per node)."""
         nid = self._node_of.get(actor)
         if nid is not None and self._deaths[nid] < NODE_DEATHS:
             s = self._settings_of.get(actor, self.settings)
