@@ -93,7 +93,8 @@ def cmd_transcribe(args) -> int:
     try:  # a name that cannot load here, or a model that failed to load in a worker: its message, alone
         check_model(settings)
         jobs = collect_jobs(args.inputs)
-        print(f"callscribe: {len(jobs)} files, {sum(j.duration for j in jobs) / 3600:.2f} h; {settings.engine} {settings.model}, "
+        engines = " or ".join(f"{s.engine} {s.model}" for s in settings.engine_choices().values())  # per node on a mixed cluster
+        print(f"callscribe: {len(jobs)} files, {sum(j.duration for j in jobs) / 3600:.2f} h; {engines}, "
               f"{settings.workers} worker(s)", file=sys.stderr)
         summary = run(jobs, out, settings, resume=args.resume, formats=formats, masker=masker)
     except ModelError as e:
@@ -168,6 +169,13 @@ def cmd_prune(args) -> int:
     return 0
 
 
+def models(value: str) -> str | dict:
+    """`--model small`, or one model per engine (a Ray cluster whose nodes run different engines)."""
+    if "=" not in value:
+        return value
+    return {k.strip(): v.strip() for k, _, v in (part.partition("=") for part in value.split(","))}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="callscribe", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -181,7 +189,8 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--formats", default="json,txt",
                    help=f"comma-separated, from {','.join(FORMATS)} (default json,txt; rttm is also written for every diarized file)")
     t.add_argument("--engine", help="auto (default), faster-whisper or mlx-qwen3-asr")
-    t.add_argument("--model", help="auto (default), base or tiny.en (bundled), a local model folder or a hub id")
+    t.add_argument("--model", type=models, help="auto (default), base or tiny.en (bundled), a local model folder or a hub id; "
+                   "or one per engine for a Ray cluster: faster-whisper=small,mlx-qwen3-asr=~/qwen")
     t.add_argument("--compute-type", help="int8 (default), float16, ...; mlx-qwen3-asr also int4")
     t.add_argument("--aligner", help="mlx-qwen3-asr's forced aligner for word times: a local folder or a hub id")
     t.add_argument("--workers", type=int, help="worker processes (default: one per CPU core)")

@@ -5,6 +5,12 @@ its records), with the work done by Ray actors on every node.
   faster-whisper on the CPU, one per GPU on a node with GPUs when `transcribe.device` is `auto`, one per
   Apple Silicon Mac for mlx-qwen3-asr (it owns that Mac's GPU). Each actor is pinned to its node, so
   a node's resources say how many run there.
+- Nodes may run different engines. With `transcribe.engine: auto` each node runs the engine that fits
+  it, by the rule `auto` follows on one machine (asked of the node once), unless it was started with
+  a Ray resource naming one (`ENGINE_RESOURCES`: `ray start ... --resources '{"callscribe_engine_qwen": 1}'`).
+  Each engine runs with its own settings (`TranscribeSettings.engine_choices`), so each record carries its
+  engine, model and settings hash, and the journal takes a call done by either as done. A named engine
+  runs on every node that can run it (mlx-qwen3-asr: Apple Silicon, or a node with its resource).
 - Audio goes to the workers as bytes: the driver reads each file and sends it with the task. Nodes
   need not share a disk (an office's Macs, rented Linux boxes), and the phone system's GSM audio is
   ~1.6 kB a second (a 1-hour call is 6 MB), small beside the decoding it feeds. A file the driver
@@ -39,6 +45,8 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from callscribe.engines import ModelError
+
 MAX_RESTARTS = 4  # worker processes restarted in place per actor, before the actor is given up
 TASK_RETRIES = 1  # a group is retried once on its restarted actor before the pool sees it fail
 NODE_DEATHS = 3  # actors lost for good on one node before that node gets no more
@@ -46,6 +54,10 @@ POLL_SECONDS = 0.5
 GCS_CHECK_EVERY, GCS_MISSES = 2.0, 3  # the head unreachable this many checks in a row: the cluster is gone
 IDLE_RELEASE = 5.0  # seconds an actor stays idle with nothing to do before it gives its cores back
 NEW_NODES_EVERY = 10.0  # seconds between looks for nodes that joined (or came back)
+CONNECT_TIMEOUT = 5.0  # seconds to wait for the cluster's address to answer at all (Ray itself retries for ~30 s or more)
+# A node started with one of these Ray resources runs that engine under `engine: auto` (instead of the one
+# its platform picks): `ray start --address=HEAD:6379 --resources '{"callscribe_engine_qwen": 1}'`.
+ENGINE_RESOURCES = {"faster-whisper": "callscribe_engine_whisper", "mlx-qwen3-asr": "callscribe_engine_qwen"}
 
 
 class ClusterError(Exception):
@@ -72,6 +84,19 @@ def address(cluster: str) -> str:
     return cluster
 
 
+def check_reachable(where: str) -> None:
+    """An address that nothing answers fails at once, naming it (Ray would retry for half a minute or more)."""
+    host, _, port = where.removeprefix("ray://").rpartition(":")
+    if where == "auto" or not port.isdigit():
+        return  # `ray start` on this machine, or an address Ray itself reports on
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT).close()
+    except OSError as e:
+        raise ClusterError(f"no Ray cluster answers at {where!r} ({e.strerror or type(e).__name__}); start one with "
+                           "`ray start --head` (README: More than one machine), check the address and port (RAY_ADDRESS, "
+                           "transcribe.cluster), or set transcribe.cluster: local") from e
+
+
 def _import_ray():
     try:
         import ray
@@ -93,8 +118,9 @@ class _Worker:
         except Exception as e:  # noqa: BLE001 - reported by each task, with the file it was for
             self.error = e
 
-    def ready(self) -> str:
-        return socket.gethostname()
+    def ready(self) -> tuple[str, str | None]:
+        """This node's name, and why the engine did not load (None when it did)."""
+        return socket.gethostname(), None if self.error is None else f"{type(self.error).__name__}: {self.error}"
 
     def work(self, jobs: list, blobs: list) -> list:
         from callscribe.calls import Job, transcribe_files
@@ -135,14 +161,20 @@ class RayPool:
 
         self._affinity = NodeAffinitySchedulingStrategy
         where = address(settings.cluster)
+        check_reachable(where)
         try:
             # The driver's own callscribe goes to every node, so all run the same code; the other
             # packages (faster-whisper, the model) must be installed on each machine.
             ray.init(address=where, logging_level="WARNING", log_to_driver=False, configure_logging=False,
                      runtime_env={"py_modules": [str(Path(__file__).parent)]})
         except (ConnectionError, RuntimeError, ValueError) as e:
-            raise ClusterError(f"no Ray cluster at {where!r} ({e}); start one with `ray start --head` (README: "
-                               "More than one machine), set RAY_ADDRESS, or set transcribe.cluster: local") from e
+            if where == "auto":  # nothing to join on this machine
+                raise ClusterError(f"no Ray cluster at {where!r} ({e}); start one with `ray start --head` (README: "
+                                   "More than one machine), set RAY_ADDRESS, or set transcribe.cluster: local") from e
+            # It answered (check_reachable) but did not take this driver: e.g. Ray Client's server for it did not start.
+            raise ClusterError(f"could not join the Ray cluster at {where!r} ({type(e).__name__}: {e}); run again, and if it "
+                               "fails again look at `ray status` and the head's logs (/tmp/ray/session_latest/logs, "
+                               "ray_client_server*.err for ray://), or set transcribe.cluster: local") from e
         # The head's GCS, checked every few seconds: when it is gone Ray waits a minute, then ends the
         # process; checking it ourselves ends the run in seconds, with a message (Ray Client raises itself).
         self._gcs = None if where.startswith("ray://") else ray.get_runtime_context().gcs_address
@@ -156,20 +188,25 @@ class RayPool:
         self._running: dict = {}  # work ref -> (task, actor)
         self._node_of: dict = {}  # actor -> node id
         self._where: dict = {}  # node id -> its address, for messages
-        self._macs: dict = {}  # node id -> whether it is an Apple Silicon Mac (asked once)
+        self._choices = settings.engine_choices()  # engine -> its settings: more than one under engine auto
+        self._fits: dict = {}  # node id -> the engine `auto` picks there (asked once)
+        self._load_errors: list[str] = []
+        self._settings_of: dict = {}  # actor -> the settings it runs with (its engine's)
         self._deaths: collections.Counter = collections.Counter()  # node id -> actors lost for good
         self._idle_since: dict = {}  # actor -> when it last became idle
         self._failures: collections.Counter = collections.Counter()  # actor -> tasks failed in a row
         self._closed = False
-        self._versions: dict = {}  # the engine's, once a worker has reported them (for error records)
+        self._versions: dict = {}  # engine -> its versions, once a worker has reported them (for error records)
         self._lost_cluster = False
         self._error: Exception | None = None
         self._last_look = 0.0
         self.workers = self._add_actors()
         if not self.workers:
             ray.shutdown()
-            need = "an Apple Silicon Mac with callscribe[mlx]" if settings.engine == "mlx-qwen3-asr" else "CPUs or GPUs"
-            raise ClusterError(f"the Ray cluster at {where!r} has no node that can run {settings.engine} ({need}); "
+            engines = " or ".join(self._choices)
+            need = ("an Apple Silicon Mac with callscribe[mlx], or a node started with --resources "
+                    "'{\"callscribe_engine_qwen\": 1}'") if list(self._choices) == ["mlx-qwen3-asr"] else "CPUs or GPUs"
+            raise ClusterError(f"the Ray cluster at {where!r} has no node that can run {engines} ({need}); "
                                "add one with `ray start --address=...`, or set transcribe.cluster: local")
         self._thread = threading.Thread(target=self._loop, name="callscribe-ray", daemon=True)
         self._thread.start()
@@ -221,32 +258,44 @@ class RayPool:
         """(actor options, settings) for each actor a node should hold."""
         res = node.get("Resources", {})
         cpus, gpus = int(res.get("CPU", 0)), int(res.get("GPU", 0))
-        s = self.settings
-        if s.engine == "mlx-qwen3-asr":
-            return [({"num_cpus": min(cpus, 1)}, s)] if self._is_mac(node) else []
+        engine = self._engine_of(node)
+        if engine is None:
+            return []
+        s = self._choices[engine]
+        if engine == "mlx-qwen3-asr":  # one process owns the Mac's GPU
+            return [({"num_cpus": min(cpus, 1)}, s)]
         if gpus and s.device == "auto":  # CTranslate2 on the node's GPUs; its CPUs feed them
             return [({"num_gpus": 1, "num_cpus": 0}, replace(s, device="cuda"))] * gpus
         per = max(1, s.cpu_threads)
         return [({"num_cpus": per}, replace(s, device="cpu"))] * (cpus // per)
 
-    def _is_mac(self, node) -> bool:
-        nid = node["NodeID"]
-        if nid not in self._macs:
-            self._macs[nid] = self._probe_mac(nid)
-        return self._macs[nid]
+    def _engine_of(self, node) -> str | None:
+        """The engine a node runs, or None: under `engine: auto`, the one its resource names, else the one
+        that fits it; a named engine everywhere it can run (mlx-qwen3-asr needs a Mac or its resource)."""
+        res = node.get("Resources", {})
+        pinned = [e for e, name in ENGINE_RESOURCES.items() if res.get(name)]
+        if len(self._choices) > 1:
+            return pinned[0] if pinned else self._fit(node["NodeID"])
+        engine = next(iter(self._choices))
+        if engine == "mlx-qwen3-asr" and engine not in pinned and self._fit(node["NodeID"]) != engine:
+            return None
+        return engine
 
-    def _probe_mac(self, nid) -> bool:
-        import platform
+    def _fit(self, nid) -> str | None:
+        """The engine `auto` picks on that node (mlx-qwen3-asr on Apple Silicon with it installed), asked once."""
+        if nid not in self._fits:
+            @self.ray.remote(num_cpus=0)
+            def fits():
+                from callscribe.engines import resolve_engine
 
-        @self.ray.remote(num_cpus=0)
-        def system():
-            return platform.system(), platform.machine()
+                return resolve_engine("auto")
 
-        try:
-            where = self._affinity(nid, soft=False)
-            return self.ray.get(system.options(scheduling_strategy=where).remote(), timeout=60) == ("Darwin", "arm64")
-        except Exception:  # noqa: BLE001 - a node that cannot answer gets no actor
-            return False
+            try:
+                where = self._affinity(nid, soft=False)
+                self._fits[nid] = self.ray.get(fits.options(scheduling_strategy=where).remote(), timeout=60)
+            except Exception:  # noqa: BLE001 - a node that cannot answer gets no actor
+                self._fits[nid] = None
+        return self._fits[nid]
 
     def _add_actors(self) -> int:
         """Actors for each live node that has fewer than its resources allow (new nodes, lost actors)."""
@@ -264,6 +313,7 @@ class RayPool:
                     scheduling_strategy=self._affinity(nid, soft=False),  # a lost node's actors end, not wander
                 ).remote(settings)
                 self._node_of[actor] = nid
+                self._settings_of[actor] = settings
                 self._starting[actor.ready.remote()] = actor
                 added += 1
         return added + sum(have.values())
@@ -287,6 +337,8 @@ class RayPool:
                     self._release_idle()
                     if self._waiting and (not self._node_of or time.monotonic() - self._last_look > NEW_NODES_EVERY):
                         self._add_actors()
+                        if not self._node_of and self._load_errors:  # as the local pool: the model's message, alone
+                            raise ModelError("; ".join(self._load_errors))
                         if not self._node_of:
                             raise ClusterError("no workers are left on the Ray cluster (every node lost or failing); "
                                                "check the nodes with `ray status`, then run again: finished calls are kept")
@@ -319,7 +371,7 @@ class RayPool:
     def _fail(self, e: Exception) -> None:
         """Fail every call not written yet: the run ends with the message, and resumes from the journal.
         Takes only the futures' lock: the dispatcher may hold the other one inside a Ray call that waits for the head."""
-        error = e if isinstance(e, ClusterError) else ClusterError(
+        error = e if isinstance(e, (ClusterError, ModelError)) else ClusterError(
             f"lost the Ray cluster at {address(self.settings.cluster)!r} ({type(e).__name__}: {e}); "
             "finished calls are saved: restart the cluster (`ray start ...`) and run again to resume", lost=True)
         self._error = error
@@ -368,11 +420,14 @@ class RayPool:
         if ref in self._starting:
             actor = self._starting.pop(ref)
             try:
-                ray.get(ref)
-                if actor in self._node_of:
-                    self._to_idle(actor)
+                host, error = ray.get(ref)
             except ray.exceptions.RayError:  # could not start or restart there (node gone, restarts spent)
                 self._drop(actor)
+                return
+            if error is not None:  # the engine cannot load there (no model, not installed): the node gets no work
+                self._unusable(actor, host, error)
+            elif actor in self._node_of:
+                self._to_idle(actor)
             return
         task, actor = self._running.pop(ref)
         try:
@@ -380,15 +435,30 @@ class RayPool:
         except ray.exceptions.RayTaskError as e:  # the work itself raised (a model that did not load): as the local pool
             task.future.set_exception(e.as_instanceof_cause())
         except ray.exceptions.RayError:  # its worker died, or its node, or the call's audio went with the node
-            node = self._node_of.get(actor)
+            node, settings = self._node_of.get(actor), self._settings_of.get(actor, self.settings)
             self._lost(actor)
-            self._retry(task, node)
+            self._retry(task, node, settings)
             return
         else:
             task.future.set_result(result)
             self._failures.pop(actor, None)
-            self._versions = result[0][0].versions if result else self._versions
+            if result:
+                self._versions[result[0][0].engine] = result[0][0].versions
         self._to_idle(actor)
+
+    def _unusable(self, actor, host, error) -> None:
+        """An actor whose engine did not load: its node gets no more actors this run (said once per node)."""
+        nid = self._node_of.get(actor)
+        if nid is not None and self._deaths[nid] < NODE_DEATHS:
+            s = self._settings_of.get(actor, self.settings)
+            message = f"model {s.model!r} ({s.engine}) failed to load on {host} ({self._where.get(nid, nid)}): {error}"
+            self._load_errors.append(message)
+            print(f"callscribe: {message}; that node gets no work", file=sys.stderr)
+        self._drop(actor)
+        if nid is not None:
+            self._deaths[nid] = NODE_DEATHS
+        with contextlib.suppress(Exception):
+            self.ray.kill(actor, no_restart=True)
 
     def _lost(self, actor) -> None:
         """An actor whose task failed: dropped if its node is gone or it failed twice running, else
@@ -403,17 +473,16 @@ class RayPool:
         with contextlib.suppress(Exception):
             self.ray.kill(actor, no_restart=True)
 
-    def _crash_record(self, job):
+    def _crash_record(self, job, s):
         """As the local pool's (runner.Writer.crashed): the call is the culprit."""
         from callscribe.calls import new_record
         from callscribe.records import ERROR
 
         reason = (f"the worker process died while transcribing {job.path} (out of memory or a crash in the decoder), "
                   "on every worker it was given to; lower transcribe.max_chunk_minutes or transcribe.workers, or check the file")
-        s = self.settings
-        return new_record(job, s.engine, s.model, self._versions, s, status=ERROR, reason=reason)
+        return new_record(job, s.engine, s.model, self._versions.get(s.engine, {}), s, status=ERROR, reason=reason)
 
-    def _retry(self, task: _Task, node) -> None:
+    def _retry(self, task: _Task, node, settings) -> None:
         """A group whose worker died: once more whole, then call by call; a call that fails twice alone
         gets the local pool's error record."""
         if task.tries == 0:
@@ -422,7 +491,7 @@ class RayPool:
             self._waiting.appendleft(_Task(task.jobs, task.future, 1, node))
             return
         if len(task.jobs) == 1:
-            task.future.set_result([(self._crash_record(task.jobs[0]), None)])
+            task.future.set_result([(self._crash_record(task.jobs[0], settings), None)])
             return
         results: list = [None] * len(task.jobs)
 

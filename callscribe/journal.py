@@ -61,5 +61,7 @@ class Journal:
             os.close(fd)
 
 
-def is_done(entry: dict | None, sha256: str, settings_hash: str) -> bool:
-    return bool(entry) and entry.get("sha256") == sha256 and entry.get("settings_hash") == settings_hash
+def is_done(entry: dict | None, sha256: str, settings_hash: str | set[str]) -> bool:
+    """`settings_hash`: one, or a set (a Ray cluster whose nodes run different engines: any engine's)."""
+    hashes = {settings_hash} if isinstance(settings_hash, str) else settings_hash
+    return bool(entry) and entry.get("sha256") == sha256 and entry.get("settings_hash") in hashes

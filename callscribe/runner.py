@@ -106,18 +106,20 @@ class Writer:
         self.duration_of.pop(job.id, None)  # a piece reported late (the queue is slower than the result) moves nothing
         self.bar.set_postfix_str(" ".join(f"{k}={v}" for k, v in sorted(self.summary.counts.items())), refresh=False)
 
-    def restore(self, job: Job, previous: dict | None, settings_hash: str) -> bool:
+    def restore(self, job: Job, previous: dict | None, hashes: set[str]) -> bool:
         """Take the call from the store when these settings made it before; True if done so. First,
         the transcript the journal holds for other settings goes into the store (it is about to be
-        overwritten), so going back to those costs nothing either, also for outputs made before the store."""
-        if previous and previous.get("sha256") == job.sha256 and previous.get("json") and previous.get("settings_hash") != settings_hash:
+        overwritten), so going back to those costs nothing either, also for outputs made before the store.
+        `hashes`: these settings' (one per engine on a Ray cluster whose nodes run different engines)."""
+        if previous and previous.get("sha256") == job.sha256 and previous.get("json") and previous.get("settings_hash") not in hashes:
             if self.store.get(job.sha256, previous["settings_hash"]) is None and (self.out_dir / previous["json"]).exists():
                 self.store.put(previous, json.loads((self.out_dir / previous["json"]).read_text(encoding="utf-8")))
                 if self.masker is not None:
                     self.masker.keep_stored(previous, self.masker.original(job.id))
-        kept = self.store.get(job.sha256, settings_hash)
-        if kept is None:
+        found = next(((h, k) for h, k in ((h, self.store.get(job.sha256, h)) for h in sorted(hashes)) if k is not None), None)
+        if found is None:
             return False
+        settings_hash, kept = found
         record = CallRecord.from_dict({**kept["record"], "id": job.id, "path": job.path, "restored": True})
         transcript = Transcript.from_dict(kept["transcript"]) if kept["transcript"] is not None else None
         self.write(job, record, transcript, self.masker.stored(job.sha256, settings_hash) if self.masker is not None else None)
@@ -154,8 +156,8 @@ def run(
     except OSError as e:
         raise output_error(out_dir, e) from e
     done = Journal(out_dir / "journal.jsonl").entries() if resume else {}
-    settings_hash = settings.hash()
-    todo = [j for j in jobs if not is_done(done.get(j.id), j.sha256, settings_hash)]
+    hashes = settings.hashes()  # one, or one per engine on a mixed Ray cluster (either engine's call is done)
+    todo = [j for j in jobs if not is_done(done.get(j.id), j.sha256, hashes)]
     todo.sort(key=lambda j: -j.duration)  # longest first: workers finish together
     summary = Summary(skipped=len(jobs) - len(todo), remasked=remasked)
     if not todo:
@@ -163,7 +165,8 @@ def run(
         return summary
     check_writable(out_dir)  # a read-only or full folder fails now, not after the model has loaded
     remove_stale_temp_files(out_dir)  # left by a kill in the middle of a write
-    Store(out_dir).touch(settings_hash)
+    for h in hashes:
+        Store(out_dir).touch(h)
 
     bar = tqdm(
         total=sum(j.duration for j in todo), unit="audio-s", desc=desc, dynamic_ncols=True,
@@ -174,7 +177,7 @@ def run(
     writer = Writer(out_dir, formats, summary, bar, todo, masker)
     try:
         if resume:  # without it, everything is decoded again
-            todo = [j for j in todo if not writer.restore(j, done.get(j.id), settings_hash)]
+            todo = [j for j in todo if not writer.restore(j, done.get(j.id), hashes)]
         if todo:
             _run_all(groups(todo, settings.pack_seconds), settings, writer)
     finally:

@@ -9,7 +9,7 @@ import os
 from dataclasses import asdict, dataclass, field, fields
 
 from callscribe import vocabulary
-from callscribe.engines import SPECS, resolve_engine
+from callscribe.engines import ENGINES, SPECS, resolve_engine
 
 # Fields that change how fast a run goes but never what it writes: kept out of the hash,
 # so that changing them re-runs the DVC stage as a cheap scan, not a re-transcription.
@@ -20,7 +20,9 @@ NOT_HASHED = {"workers", "cpu_threads", "cluster", "device", "batch_size"}
 @dataclass
 class TranscribeSettings:
     engine: str = "auto"  # auto | faster-whisper | mlx-qwen3-asr
-    model: str = "auto"  # auto = the engine's default; a bundled name, a local folder or a hub id
+    # auto = the engine's default; a bundled name, a local folder or a hub id; or one per engine
+    # ({faster-whisper: small, mlx-qwen3-asr: ~/qwen}), for a Ray cluster whose nodes run different engines
+    model: str | dict = "auto"
     compute_type: str = "int8"
     beam_size: int = 2  # measured against 1 and 5 by bench/throughput.py: see docs/PERFORMANCE.md
     language: str | None = "en"
@@ -50,11 +52,18 @@ class TranscribeSettings:
             raise ValueError(f"unknown transcribe params: {', '.join(unknown)} (known: {', '.join(sorted(known))})")
         return cls(**params).resolved()
 
-    def resolved(self) -> "TranscribeSettings":
-        """Replace `auto` with the concrete engine, model and worker count for this machine."""
+    def resolved(self, engine: str | None = None) -> "TranscribeSettings":
+        """Replace `auto` with the concrete engine, model and worker count for this machine (or, with
+        `engine`, for a cluster node that runs that engine: `engine_choices`)."""
         s = TranscribeSettings(**asdict(self))
-        s.engine = resolve_engine(s.engine)
+        s.engine = engine or resolve_engine(s.engine)
         spec = SPECS[s.engine]
+        if isinstance(s.model, dict):
+            unknown = sorted(set(s.model) - set(ENGINES))
+            if unknown:
+                raise ValueError(f"transcribe.model in params.yaml names no engine {', '.join(unknown)}: give one model per "
+                                 f"engine ({' and '.join(ENGINES)}) or one name")
+            s.model = s.model.get(s.engine, "auto")
         if s.model in (None, "", "auto"):
             s.model = spec.default_model
         if spec.aligner is None or not s.timestamps:
@@ -74,7 +83,25 @@ class TranscribeSettings:
             s.workers = 1  # one process owns the GPU
         elif not s.workers or s.workers < 1:
             s.workers = max(1, (os.cpu_count() or 1) // max(1, s.cpu_threads))
+        # On a Ray cluster, `engine: auto` lets each node run the engine that fits it (callscribe.cluster), with
+        # its own model where `model` is auto or one per engine; kept to resolve for the other engines.
+        per_engine_model = isinstance(self.model, dict) or self.model in (None, "", "auto")
+        mixed = self.cluster != "local" and self.engine in (None, "", "auto") and per_engine_model
+        s._auto = self if mixed and engine is None else None
         return s
+
+    def engine_choices(self) -> dict[str, "TranscribeSettings"]:
+        """The resolved settings per engine this run may use: on a Ray cluster with `engine: auto` (and
+        `model` auto or one per engine), each engine's; else only these. Each record is hashed with its
+        engine's settings, and the journal takes a call done by any of them as done (`hashes`)."""
+        auto = getattr(self, "_auto", None)
+        if auto is None:
+            return {self.engine: self}
+        return {self.engine: self, **{e: auto.resolved(engine=e) for e in ENGINES if e != self.engine}}
+
+    def hashes(self) -> set[str]:
+        """Every settings hash the journal accepts as done with these settings (one, except on a mixed cluster)."""
+        return {s.hash() for s in self.engine_choices().values()}
 
     def hash(self) -> str:
         """Identity of what the settings produce; the journal skips files done with the same hash."""

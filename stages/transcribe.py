@@ -36,8 +36,9 @@ def main():
     private = Path("data/private") / shard
     private.mkdir(parents=True, exist_ok=True)
     jobs = [Job(r["id"], r["path"], r["sha256"], r["duration"]) for r in read_jsonl(f"data/selected/{shard}.jsonl")]
+    engines = " or ".join(f"{s.engine} {s.model}" for s in settings.engine_choices().values())  # per node on a mixed cluster
     print(f"transcribe@{shard}: {len(jobs)} calls, {sum(j.duration for j in jobs) / 3600:.2f} h; "
-          f"{settings.engine} {settings.model}, {settings.workers if settings.cluster == 'local' else 'Ray cluster'} worker(s)", flush=True)
+          f"{engines}, {settings.workers if settings.cluster == 'local' else 'Ray cluster'} worker(s)", flush=True)
     try:
         summary = run(jobs, f"data/transcripts/{shard}", settings, desc=f"transcribe@{shard}", masker=Masker(redaction, private))
     except KeyboardInterrupt:

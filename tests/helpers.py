@@ -90,7 +90,8 @@ FAST_HEALTH = {"RAY_health_check_period_ms": "1000", "RAY_health_check_failure_t
 
 class RayCluster:
     """A Ray cluster on this machine, bound to 127.0.0.1: a head node and, with nodes=2, a second node
-    (custom resource `node2`), `cpus` CPUs each. Each node is a `ray start --block` of its own; `kill`
+    (custom resources `node2`, and `callscribe_engine_qwen`: it runs Qwen3-ASR under `engine: auto`, as a
+    Mac would), `cpus` CPUs each. Each node is a `ray start --block` of its own; `kill`
     ends one like a power cut, `stop` ends exactly the processes started here (never `ray stop`,
     which ends every Ray on the machine)."""
 
@@ -127,7 +128,7 @@ class RayCluster:
 
     def start_node2(self) -> None:
         self.wait_nodes(1)
-        self.node2 = self._start(f"--address={self.address}", '--resources={"node2": 1}')
+        self.node2 = self._start(f"--address={self.address}", '--resources={"node2": 1, "callscribe_engine_qwen": 1}')
         self.wait_nodes(2)
 
     def kill(self, proc) -> None:
@@ -148,6 +149,11 @@ class RayCluster:
                 if Path(f"/proc/{pid}/cmdline").read_bytes().startswith(b"ray::_Worker.work"):
                     return True
         return False
+
+    def logs(self, pattern: str) -> str:
+        """The tails of the cluster's log files matching `pattern`, for a failing assertion's message."""
+        files = sorted(Path(self.tmp).glob(f"session_latest/logs/{pattern}"))
+        return "".join(f"\n== {f.name}\n{f.read_text(errors='replace')[-2000:]}" for f in files)
 
     def stop(self) -> None:
         for proc in (self.node2, self.head):

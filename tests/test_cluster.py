@@ -24,7 +24,7 @@ import yaml
 from callscribe.runner import run
 from callscribe.settings import TranscribeSettings
 from tests.badfiles import long_gsm
-from tests.helpers import RayCluster, copy_project, descendants, dvc_env
+from tests.helpers import RayCluster, copy_project, descendants, dvc_env, free_port
 
 pytest.importorskip("ray")
 if not Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").exists():
@@ -56,8 +56,10 @@ def reference(calls, tmp_path_factory) -> Path:
     return out
 
 
-def cli(calls, out, *extra):
-    return [sys.executable, "-m", "callscribe.cli", "transcribe", str(calls), "-o", str(out), "--formats", "json,txt,srt", *extra]
+def cli(calls, out, *extra, engine="faster-whisper"):
+    """faster-whisper named: on every node (node 2 would run Qwen3-ASR under `engine: auto`)."""
+    return [sys.executable, "-m", "callscribe.cli", "transcribe", str(calls), "-o", str(out), "--formats", "json,txt,srt",
+            "--engine", engine, *extra]
 
 
 def outputs(out: Path) -> tuple[list[str], dict[str, dict]]:
@@ -106,8 +108,9 @@ def test_ray_gives_the_local_pools_transcripts(cluster, calls, reference, tmp_pa
 
 def test_ray_client_address(cluster, calls, tmp_path):
     """`ray://host:port` (Ray Client): the driver outside the cluster, as from a laptop; two calls,
-    against the local pool on the same two (packed together alike). Run before the node-loss test:
-    after a node was killed and rejoined, Ray's client server failed to start here (not investigated)."""
+    against the local pool on the same two (packed together alike). Run before the node-loss test, where
+    "Starting Ray client server failed" was seen once at load 16-20 (not reproduced since: docs/SCALING.md);
+    the head's client server logs are printed if it fails."""
     two = tmp_path / "in"
     two.mkdir()
     for p in sorted(calls.iterdir())[:2]:
@@ -115,9 +118,54 @@ def test_ray_client_address(cluster, calls, tmp_path):
     local = subprocess.run(cli(two, tmp_path / "local", "--workers", "1"), capture_output=True, text=True)
     assert local.returncode == 0, local.stderr
     done = subprocess.run(cli(two, tmp_path / "ray", "--cluster", cluster.client), capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 0, done.stderr + cluster.logs("ray_client_server*")
     ids, got = outputs(tmp_path / "ray")
     assert len(ids) == 2 and got == outputs(tmp_path / "local")[1]
+
+
+def test_nodes_run_different_engines_and_the_journal_takes_either(cluster, calls, reference, tmp_path):
+    """`engine: auto`: node 2 runs Qwen3-ASR (its resource `callscribe_engine_qwen`, as a Mac would), the head
+    faster-whisper. A tiny random-weight Qwen3-ASR on MLX's CPU backend stands in for the real model. First, node 2
+    without that model: it gets no work and the run goes on."""
+    pytest.importorskip("mlx_qwen3_asr")
+    from scripts.make_tiny_qwen3_asr import build
+
+    out, env = tmp_path / "ray", {**os.environ, "RAY_ADDRESS": cluster.address, "HF_HUB_OFFLINE": "1"}
+    # Node 2 without its engine's model (Qwen3-ASR's default, a hub id, offline): it gets no work, the head does it all.
+    two = tmp_path / "two"
+    two.mkdir()
+    for p in sorted(calls.iterdir())[:2]:
+        shutil.copy(p, two / p.name)
+    lacking = subprocess.run(cli(two, tmp_path / "lacking", "--cluster", "ray", engine="auto"), capture_output=True, text=True, env=env)
+    assert lacking.returncode == 0, lacking.stderr
+    assert "model 'Qwen/Qwen3-ASR-0.6B' (mlx-qwen3-asr) failed to load on" in lacking.stderr and "that node gets no work" in lacking.stderr
+    assert [r["engine"] for r in records(tmp_path / "lacking").values()] == ["faster-whisper"] * 2
+
+    model, aligner = build(tmp_path / "qwen"), build(tmp_path / "aligner", aligner=True, seed=1)
+    mixed = ["--cluster", "ray", "--model", f"mlx-qwen3-asr={model}", "--aligner", str(aligner)]
+    done = subprocess.run(cli(calls, out, *mixed, engine="auto"), capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    assert "faster-whisper base or mlx-qwen3-asr" in done.stderr
+    ids, got = outputs(out)
+    ref_ids, ref = outputs(reference)
+    assert sorted(ids) == sorted(ref_ids) and len(ids) == len(set(ids)) == 15  # every call, each once
+    recs, ref_recs = records(out), records(reference)
+    assert {r["engine"] for r in recs.values()} == {"faster-whisper", "mlx-qwen3-asr"}  # both ran
+    for r in recs.values():
+        assert r["node"] == socket.gethostname() and r["status"] in ("ok", "no_speech")
+        if r["engine"] == "faster-whisper":  # the head: as the local pool, to the letter
+            assert r["model"] == "base" and "ctranslate2" in r["versions"] and r["settings_hash"] == ref_recs[r["id"]]["settings_hash"]
+            assert got[r["id"]] == ref[r["id"]]
+        else:  # node 2: its engine, model and versions, and the hash of its engine's settings
+            assert r["model"] == str(model) and "mlx-qwen3-asr" in r["versions"]
+            assert r["settings_hash"] != ref_recs[r["id"]]["settings_hash"]
+    assert len({r["settings_hash"] for r in recs.values()}) == 2
+
+    # Resume with the same settings: a call done by either engine is done, nothing is decoded.
+    before = (out / "journal.jsonl").read_text()
+    again = subprocess.run(cli(calls, out, *mixed, "--resume", engine="auto"), capture_output=True, text=True, env=env)
+    assert again.returncode == 0 and "15 already done" in again.stderr, again.stderr
+    assert (out / "journal.jsonl").read_text() == before
 
 
 def test_a_node_lost_mid_run_loses_nothing_and_writes_nothing_twice(cluster, calls, reference, tmp_path):
@@ -163,6 +211,7 @@ def test_dvc_repro_on_the_cluster(cluster, tmp_path):
     project = copy_project(tmp_path / "project")
     params = yaml.safe_load((project / "params.yaml").read_text())
     params["transcribe"]["cluster"] = "ray"
+    params["transcribe"]["engine"] = "faster-whisper"  # on every node (node 2 would run Qwen3-ASR under auto)
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     env = {**dvc_env(project), "RAY_ADDRESS": cluster.address}
     done = subprocess.run(["dvc", "repro"], cwd=project, capture_output=True, text=True, env=env)
@@ -211,6 +260,21 @@ def test_a_call_that_kills_every_worker_gets_an_error_record(cluster, calls, tmp
     assert len(recs) == 4 and len(killed) >= 2
     assert recs["stuck line 4h"]["status"] == "error" and "worker process died" in recs["stuck line 4h"]["reason"]
     assert all(recs[p.stem]["status"] in ("ok", "no_speech") for p in short)
+
+
+def test_no_cluster_at_the_address_says_so_at_once(calls, tmp_path):
+    """Nothing listens there (`ray://` or RAY_ADDRESS): exit 3 in seconds, the address and what to do named, nothing written."""
+    one = sorted(calls.iterdir())[:1]
+    nowhere = f"127.0.0.1:{free_port()}"
+    for cluster_param, env, where in ((f"ray://{nowhere}", {}, f"ray://{nowhere}"), ("ray", {"RAY_ADDRESS": nowhere}, nowhere)):
+        started = time.monotonic()
+        done = subprocess.run(cli(one[0], tmp_path / "out", "--cluster", cluster_param), capture_output=True, text=True,
+                              env={**os.environ, **env}, timeout=120)
+        assert done.returncode == 3, done.stderr
+        assert f"no Ray cluster answers at '{where}' (Connection refused)" in done.stderr
+        assert "ray start --head" in done.stderr and "transcribe.cluster: local" in done.stderr and "Traceback" not in done.stderr
+        assert time.monotonic() - started < 60  # the CLI's own start included; Ray alone would retry for 30 s or more
+        assert not (tmp_path / "out" / "journal.jsonl").exists()
 
 
 def test_the_cluster_gone_ends_the_run_cleanly_and_it_resumes(cluster, calls, reference, tmp_path):

@@ -2,6 +2,7 @@
 
 from dataclasses import fields
 
+import pytest
 import yaml
 
 from callscribe.engines.qwen import activation_dtype
@@ -42,3 +43,37 @@ def test_mlx_activations_follow_the_compute_type():
     assert activation_dtype("int8_float16") == "float16"
     assert activation_dtype("int8") == activation_dtype("int4") == "float16"
     assert activation_dtype("bfloat16") == "bfloat16"
+
+
+def test_the_hash_of_params_yaml_is_kept():
+    # Journals and stores made before stay valid: a change here re-transcribes every archive.
+    params = yaml.safe_load((REPO / "params.yaml").read_text())["transcribe"]
+    assert TranscribeSettings.from_params({**params, "engine": "faster-whisper"}).hash() == "cfe0f803e57b08da"
+
+
+def test_engine_auto_on_a_cluster_resolves_per_engine_and_the_journal_takes_either():
+    from callscribe.cli import models
+    from callscribe.journal import is_done
+
+    params = yaml.safe_load((REPO / "params.yaml").read_text())["transcribe"]
+    local = TranscribeSettings.from_params(params)
+    assert local.engine_choices() == {local.engine: local} and local.hashes() == {local.hash()}  # one machine: one engine
+
+    model = models("mlx-qwen3-asr=~/qwen")  # the CLI's --model, one per engine
+    mixed = TranscribeSettings.from_params({**params, "cluster": "ray", "model": model, "aligner": "/aligner"})
+    whisper, qwen = (mixed.engine_choices()[e] for e in ("faster-whisper", "mlx-qwen3-asr"))
+    assert (whisper.model, whisper.aligner) == ("base", None) and (qwen.model, qwen.aligner, qwen.workers) == ("~/qwen", "/aligner", 1)
+    # Each engine's calls carry the hash its settings have when that engine is named: today's for faster-whisper.
+    named = TranscribeSettings.from_params
+    assert whisper.hash() == named({**params, "engine": "faster-whisper"}).hash() == "cfe0f803e57b08da"
+    assert qwen.hash() == named({**params, "engine": "mlx-qwen3-asr", "model": "~/qwen", "aligner": "/aligner"}).hash()
+    assert mixed.hashes() == {whisper.hash(), qwen.hash()} and len(mixed.hashes()) == 2
+    by_qwen = {"sha256": "a", "settings_hash": qwen.hash()}
+    assert is_done(by_qwen, "a", mixed.hashes()) and not is_done(by_qwen, "b", mixed.hashes())
+    assert not is_done(by_qwen, "a", named({**params, "cluster": "ray", "engine": "faster-whisper"}).hashes())  # named: done again
+
+    # A named engine, or one model name for every node: one engine, one hash, as before.
+    assert len(TranscribeSettings.from_params({**params, "cluster": "ray", "engine": "faster-whisper"}).hashes()) == 1
+    assert len(TranscribeSettings.from_params({**params, "cluster": "ray", "model": "tiny.en"}).hashes()) == 1
+    with pytest.raises(ValueError, match="names no engine whisper"):
+        TranscribeSettings.from_params({**params, "model": models("whisper=small")})
