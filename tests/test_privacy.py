@@ -67,7 +67,7 @@ def test_the_shared_folder_gets_masked_text_and_counts_and_the_original_only_the
     # Back to these settings later: restored from the store, masked, and the original from the private store.
     (private / "a.json").unlink()
     job = Job("a", str(tmp_path / "a.wav"), "sha-a", 10.0)
-    assert writer.restore(job, None, "h1")
+    assert writer.restore(job, None, {"h1"})
     assert CARD not in (out / "a.json").read_text() and CARD in (private / "a.json").read_text()
 
     # Without keep_unredacted nothing is written to the private folder.
