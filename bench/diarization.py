@@ -9,12 +9,13 @@ the samples' two-speaker GSM call; each with the oracle speaker count, the defau
 Cost: diarization time as a share of transcription time on the 5-minute GSM long-form, both
 measured in this run on one thread.
 
-    python bench/diarization.py --calls [--twoparty data/twoparty]
+    python bench/diarization.py --calls [--per-call] [--twoparty data/twoparty]
 
 Service calls only (fast, no transcription): DER on the three real SpokenWOZ dialogues (mono GSM
 mixes) and on the two-party dev set of `scripts/make_twoparty.py` (built there if missing), with
 no collar and with a collar of 0.25 s either side of each reference boundary (NIST md-eval's
-convention), for the oracle speaker count, 2 and auto; plus how many speakers auto finds on each.
+convention), for the oracle speaker count, 2 and auto; plus how many speakers auto finds on each,
+and where the error lies (missed speech, false alarm, confusion), per call with --per-call.
 """
 
 from __future__ import annotations
