@@ -9,12 +9,13 @@ the samples' two-speaker GSM call; each with the oracle speaker count, the defau
 Cost: diarization time as a share of transcription time on the 5-minute GSM long-form, both
 measured in this run on one thread.
 
-    python bench/diarization.py --calls [--twoparty data/twoparty]
+    python bench/diarization.py --calls [--per-call] [--twoparty data/twoparty]
 
 Service calls only (fast, no transcription): DER on the three real SpokenWOZ dialogues (mono GSM
 mixes) and on the two-party dev set of `scripts/make_twoparty.py` (built there if missing), with
 no collar and with a collar of 0.25 s either side of each reference boundary (NIST md-eval's
-convention), for the oracle speaker count, 2 and auto; plus how many speakers auto finds on each.
+convention), for the oracle speaker count, 2 and auto; plus how many speakers auto finds on each,
+and where the error lies (missed speech, false alarm, confusion), per call with --per-call.
 """
 
 from __future__ import annotations
@@ -71,9 +72,18 @@ def der_table(items, modes=("oracle", 2, "auto"), collar: float = 0.0) -> dict:
         for name, path, ref, uem in items:
             k = len(ref.labels()) if mode == "oracle" else mode
             hyp = annotation(diarizer().turns(to_mono(load_audio(path)), k))
-            per[name] = {"der": round(float(metric(ref, hyp, uem=Timeline([Segment(*uem)]))), 4), "speakers": len(hyp.labels())}
-        out[str(mode)] = {"der": round(abs(metric), 4), "files": per}
+            d = metric(ref, hyp, uem=Timeline([Segment(*uem)]), detailed=True)
+            per[name] = {"der": round(float(d["diarization error rate"]), 4), "speakers": len(hyp.labels()), **parts(d)}
+        out[str(mode)] = {"der": round(abs(metric), 4), **parts(metric.accumulated_), "files": per}
     return out
+
+
+def parts(d) -> dict:
+    """Where the error lies, as shares of the reference speech: missed speech (overlap included: one
+    speaker per frame), false alarm (speech where the reference has none), confusion (wrong speaker)."""
+    total = d["total"] or 1.0
+    return {"speech_s": round(float(d["total"]), 2), "missed": round(d["missed detection"] / total, 4),
+            "false_alarm": round(d["false alarm"] / total, 4), "confusion": round(d["confusion"] / total, 4)}
 
 
 def cost(path: Path) -> dict:
@@ -120,14 +130,21 @@ def main():
     ap.add_argument("--shared", default=str(REPO.parent / "shared" / "data"))
     ap.add_argument("--json", help="also write the figures here")
     ap.add_argument("--calls", action="store_true", help="only the service calls: SpokenWOZ and the two-party dev set")
+    ap.add_argument("--per-call", action="store_true", help="with --calls: missed / false alarm / confusion of each call")
     ap.add_argument("--twoparty", default=str(REPO / "data" / "twoparty"), help="the dev set's folder (built if missing)")
     args = ap.parse_args()
     if args.calls:
         warnings.filterwarnings("ignore")
         results = calls(Path(args.shared), Path(args.twoparty))
         for name, res in results.items():
-            print(f"{name}: " + ", ".join(f"{mode} {r['der']:.1%}" for mode, r in res.items())
+            print(f"{name}: " + ", ".join(f"{mode} {r['der']:.1%} (missed {r['missed']:.1%}, false alarm {r['false_alarm']:.1%}, "
+                                          f"confusion {r['confusion']:.1%})" for mode, r in res.items())
                   + "; auto finds " + " ".join(str(f["speakers"]) for f in res["auto"]["files"].values()))
+            if args.per_call:
+                for mode, r in res.items():
+                    for call, f in r["files"].items():
+                        print(f"    {mode:>6} {call}: DER {f['der']:.1%}, missed {f['missed']:.1%}, false alarm {f['false_alarm']:.1%}, "
+                              f"confusion {f['confusion']:.1%} of {f['speech_s']} s; {f['speakers']} speakers")
         if args.json:
             Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
         return

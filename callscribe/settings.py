@@ -39,7 +39,7 @@ class TranscribeSettings:
     cluster: str = "local"  # local (this machine's process pool), ray (the Ray cluster joined; RAY_ADDRESS), ray://host:port
     device: str = "cpu"  # faster-whisper: cpu, or auto (CUDA where CTranslate2 sees a GPU; on a Ray cluster one worker per GPU)
     diarize: bool = True  # stereo: one transcript per channel; mono: speaker turns (callscribe.diarize)
-    speakers: int | str = 2  # speakers in a mono call, or "auto" to estimate
+    speakers: int | str = "auto"  # speakers in a mono call, or "auto" to estimate (docs/PERFORMANCE.md, issue 12)
     channel_names: list[str] = field(default_factory=lambda: ["agent", "caller"])  # stereo channels, in order
     vocabulary: list[str] | str = field(default_factory=list)  # the company's own words (callscribe.vocabulary): a list or a file
 

@@ -1,6 +1,6 @@
 """Build a two-party dev set that looks like service calls, with reference speaker turns.
 
-    python scripts/make_twoparty.py                 # --shared ../shared/data --out data/twoparty --calls 12
+    python scripts/make_twoparty.py                 # --shared ../shared/data --out data/twoparty --calls 16
 
 Each dialogue puts two real speakers on one mono line: an agent (TIMIT or LJ Speech) and a caller
 (speechocean762, accented, adults and children, or TIMIT). They alternate in turns of one or two
@@ -193,7 +193,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--shared", default=str(REPO.parent / "shared" / "data"))
     ap.add_argument("--out", default=str(REPO / "data" / "twoparty"))
-    ap.add_argument("--calls", type=int, default=12)
+    ap.add_argument("--calls", type=int, default=16)  # 12 dialogues and 4 voicemails (every fourth call)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     rows = build(Path(args.shared), Path(args.out), args.calls, args.seed)

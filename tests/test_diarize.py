@@ -173,5 +173,8 @@ def test_features_and_speech_are_computed_in_blocks(sample_audio):
     np.testing.assert_array_equal(d.log_mel(audio, block=333), d.log_mel(audio, block=10**9))
     whole, blocked = diarize.speech_regions(audio, block_s=10**6), diarize.speech_regions(audio, block_s=15)
     speech = lambda regions: sum(e - s for s, e in regions)  # noqa: E731
-    assert 0 <= speech(whole) - speech(blocked) < 2 * 0.75  # two seams in a 44 s call
-    assert all(any(s - 0.05 <= b0 and b1 <= e + 0.05 for s, e in whole) for b0, b1 in blocked)  # nothing invented
+    assert abs(speech(whole) - speech(blocked)) < 2 * 0.75  # two seams in a 44 s call
+    # Nothing invented: past a seam Silero restarts, and at diarization's low threshold (0.25) it may
+    # bridge a short pause (0.3-0.4 s) the whole-call pass kept; no more than that, per seam, is new.
+    covered = sum(max(0.0, min(b1, e) - max(b0, s)) for b0, b1 in blocked for s, e in whole)
+    assert speech(blocked) - covered < 2 * 0.4
