@@ -16,6 +16,8 @@ from callscribe.settings import TranscribeSettings
 from callscribe.transcribe import repetition_warning, transcribe_audio, with_speakers
 
 PACK_GAP = 2.0  # seconds of silence between packed calls: Whisper hears a pause, not a run-on
+# Whisper can skip a whole call on a tape (seen where a call straddles two 30 s windows): it is then decoded alone.
+DROPPED = "no words came back for this call from its packed window; transcribed on its own"
 
 
 class Span(NamedTuple):
@@ -109,6 +111,7 @@ def transcribe_packed(engine: Engine, monos: list[np.ndarray], settings: Transcr
     if spans:
         decoded = engine.transcribe(tape, settings, packed=True)
         segs_of, language = assign(decoded.segments, spans, len(monos)), decoded.language
+    laid = {sp.item for sp in spans}
     results = []
     for i, mono in enumerate(monos):
         if i in failed:
@@ -119,6 +122,10 @@ def transcribe_packed(engine: Engine, monos: list[np.ndarray], settings: Transcr
         try:
             if repetition_warning(text, duration):
                 results.append(transcribe_audio(engine, mono[None, :], settings))
+                continue
+            if not text and i in laid:  # its speech was on the tape and no word came back: Whisper skipped it
+                transcript, warnings = transcribe_audio(engine, mono[None, :], settings)
+                results.append((transcript, [*warnings, DROPPED]))
                 continue
             transcript = with_speakers(Transcript(text, language, round(duration, 3), segs_of[i]), mono, settings)
         except Exception as e:  # noqa: BLE001 - this call's failure, recorded by the caller

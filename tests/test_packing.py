@@ -1,11 +1,13 @@
 """Packed short calls: each decoded word goes back to its own call, in the call's own time."""
 
 import numpy as np
+import pytest
+import soundfile as sf
 
 from callscribe.audio import SAMPLE_RATE
 from callscribe.calls import Job, transcribe_files
-from callscribe.engines import Decoded
-from callscribe.packing import PACK_GAP, Span, assign, lay_out, span_of_word
+from callscribe.engines import Decoded, load_engine
+from callscribe.packing import DROPPED, PACK_GAP, Span, assign, lay_out, span_of_word
 from callscribe.records import Segment, Word
 from callscribe.settings import TranscribeSettings
 from tests.helpers import find_sample
@@ -65,3 +67,36 @@ def test_a_packing_failure_is_a_warning_and_each_call_is_done_alone(sample_audio
     for record, transcript in results:
         assert record.status == "ok" and transcript.text == "hello there"
         assert record.warnings == ["packed decoding failed (RuntimeError: tape too long); transcribed on its own"]
+
+
+class _SkipsTheSecondCall:
+    """An engine whose packed window gives words for the first call only (as Whisper did for a call
+    straddling two 30 s windows); one call at a time works."""
+    name, model, versions, supports_packing, model_seconds = "stub", "stub", {}, True, 0.0
+
+    def transcribe(self, audio, settings, *, safer=False, packed=False) -> Decoded:
+        if packed:
+            return Decoded([seg(0.0, 1.0, (0.1, 0.9, " first"))], "en")
+        return Decoded([seg(0.0, 1.0, (0.1, 0.9, " alone"))], "en")
+
+
+def test_a_call_skipped_in_its_packed_window_is_decoded_alone(sample_audio):
+    jobs = [Job(k, str(find_sample(sample_audio, k)), "x", 5.0) for k in ("1758662274", "1758821279")]  # two calls with speech
+    results = transcribe_files(_SkipsTheSecondCall(), jobs, TranscribeSettings(workers=1, diarize=False).resolved())
+    (first, t1), (second, t2) = results
+    assert t1.text == "first" and first.warnings == []
+    assert second.status == "ok" and t2.text == "alone" and second.warnings == [DROPPED]
+
+
+@pytest.mark.slow
+def test_no_call_with_speech_comes_back_empty_from_a_long_packed_group(sample_audio):
+    # The group the runner formed from five copies of the sample calls (16 calls, 58 s of audio, two
+    # 30 s windows): Whisper skipped two of them whole, and they were recorded as `no_speech`.
+    layout = [("1757949764", 3), ("1758555682", 5), ("1758391240", 5), ("voicemail greeting", 3)]
+    paths = [find_sample(sample_audio, key) for key, n in layout for _ in range(n)]
+    jobs = [Job(f"{i}/{p.stem}", str(p), "x", sf.info(str(p)).duration) for i, p in enumerate(paths)]
+    settings = TranscribeSettings(workers=1).resolved()
+    results = transcribe_files(load_engine(settings), jobs, settings)
+    assert any(DROPPED in record.warnings for record, _ in results)  # the case this guards against happened
+    for record, transcript in results:
+        assert record.status == "ok" and transcript.text, (record.id, record.status, record.warnings)
