@@ -63,6 +63,20 @@ def default_set(workdir: Path, per_kind: int = 48, kinds=KINDS) -> list[tuple[st
     return [f for f in files if f[2] in kinds]
 
 
+def top_level_split(text: str) -> list[str]:
+    """`a=1,b=[x, y]` -> ["a=1", "b=[x, y]"]: commas inside brackets or braces stay (YAML lists and maps)."""
+    parts, depth, current = [], 0, ""
+    for ch in text:
+        depth += ch in "[{"
+        depth -= ch in "]}"
+        if ch == "," and depth == 0:
+            parts.append(current)
+            current = ""
+        else:
+            current += ch
+    return parts + [current]
+
+
 def peak_rss_mb(who=resource.RUSAGE_SELF) -> float:
     return resource.getrusage(who).ru_maxrss / (2**20 if sys.platform == "darwin" else 1024)  # macOS reports bytes, Linux KiB
 
@@ -172,6 +186,27 @@ def per_kind(results: dict, refs: dict[str, str], kinds: dict[str, str]) -> dict
     return table
 
 
+def clip_diff(results: dict, refs: dict[str, str], kinds: dict[str, str], path: Path) -> None:
+    """Each clip's text and WER per run (JSON lines), and a printout of the clips where the runs differ:
+    where a run loses words shows up clip by clip, not only in the totals."""
+    from callscribe.evaluate import normalize, score
+
+    names = list(results)
+    with path.open("w") as out:
+        for clip, ref in refs.items():
+            row = {"clip": clip, "kind": kinds[clip], "reference": ref}
+            for name in names:
+                text = results[name]["texts"].get(clip, "")
+                d = score([(clip, ref, text)])[1][0]
+                errors = d.get("inserted_words", 0) + sum(d.get(k, 0) for k in ("substitutions", "deletions", "insertions"))
+                row[name] = {"text": text, "errors": errors}
+            out.write(json.dumps(row) + "\n")
+            if len({normalize(row[n]["text"]) for n in names}) > 1:
+                print(f"\n{kinds[clip]} {Path(clip).name}  ref: {normalize(ref)}")
+                for n in names:
+                    print(f"  {n[:24]:24s} {row[n]['errors']:3d} err  {normalize(row[n]['text'])}")
+
+
 def long_call(workdir: Path, minutes: float = 90) -> str:
     """A 90-minute GSM call: the 20-minute chapter, repeated."""
     import numpy as np
@@ -193,6 +228,8 @@ def main() -> None:
     parser.add_argument("--skip-baseline", action="store_true")
     parser.add_argument("--memory", action="store_true", help="also run the pipeline on a 90-minute call")
     parser.add_argument("--json", help="write all figures here")
+    parser.add_argument("--clips", help="write every clip's reference and each run's text and WER here (JSON lines), "
+                        "and print the clips whose WER differs between runs")
     parser.add_argument("--set", action="append", default=[], metavar="PARAM=VALUE",
                         help="a transcribe param for the pipeline, as `dvc exp run -S` takes it: --set beam_size=1")
     parser.add_argument("--variant", action="append", default=[], metavar="P=V[,P=V]",
@@ -223,7 +260,7 @@ def main() -> None:
     results["pipeline"] = measure("pipeline", files, workdir, overrides)
     for i, variant in enumerate(args.variant, 2):
         name = f"pipeline{i} " + (variant or "again")
-        results[name] = measure("pipeline", files, workdir, {**overrides, **parse(variant.split(","))}, name=f"pipeline{i}")
+        results[name] = measure("pipeline", files, workdir, {**overrides, **parse(top_level_split(variant))}, name=f"pipeline{i}")
     print()
     for name, r in results.items():
         report(name, r, refs)
@@ -232,6 +269,8 @@ def main() -> None:
         b, p = results["baseline"], results["pipeline"]
         print(f"\npipeline vs baseline: {p['speed'] / b['speed']:.2f}x the throughput; "
               f"WER {100 * (p['wer'] - b['wer']):+.2f} points")
+    if args.clips:
+        clip_diff({k: v for k, v in results.items() if k != "per_kind"}, refs, kinds, Path(args.clips))
     if args.memory:
         path = long_call(workdir)
         (workdir / "long").mkdir()

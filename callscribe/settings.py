@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field, fields
 
 from callscribe import vocabulary
 from callscribe.engines import ENGINES, SPECS, resolve_engine
+from callscribe.vad import DECODER, PACKING
 
 # Fields that change how fast a run goes but never what it writes: kept out of the hash,
 # so that changing them re-runs the DVC stage as a cheap scan, not a re-transcription.
@@ -107,6 +108,8 @@ class TranscribeSettings:
         """Identity of what the settings produce; the journal skips files done with the same hash."""
         # An empty vocabulary or no draft model leaves the hash as it was before those fields existed.
         data = {k: v for k, v in asdict(self).items() if k not in NOT_HASHED and not (k in ("vocabulary", "draft_model") and not v)}
+        if self.vad:  # the VAD's options shape the text too (issue 12 changed them): transcripts made before are redone
+            data["vad_options"] = {"decoder": DECODER, "packing": PACKING}
         blob = json.dumps(data, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 

@@ -64,7 +64,7 @@ def transcribe_audio(engine: Engine, audio: np.ndarray, settings: TranscribeSett
             segments += diarize.label_channel(part.segments, name)
             warnings += [f"{name}: {w}" for w in warned]
             language = language or part.language
-        segments.sort(key=lambda s: (s.start, s.end))
+        segments.sort(key=lambda s: s.start)  # stable: speech starting together reads in channel order
         text = " ".join(s.text for s in segments if s.text).strip()
         duration = round(audio.shape[1] / SAMPLE_RATE, 3)
         return Transcript(text, language, duration, segments, diarize.talk_time(segments)), warnings

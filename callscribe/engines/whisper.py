@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import ctranslate2
 import numpy as np
 
-from callscribe import vocabulary
+from callscribe import vad, vocabulary
 from callscribe.engines import Decoded, ModelError, local
 from callscribe.records import Segment, Word
 
@@ -97,6 +97,7 @@ class WhisperEngine:
             beam_size=settings.beam_size,
             word_timestamps=settings.timestamps or packed,
             vad_filter=settings.vad and not packed,  # packed calls are already cut to their speech
+            vad_parameters=vad.DECODER,
             hotwords=vocabulary.hint(settings.vocabulary),
         )
         if packed:  # one call's text must not steer the next call's decoding
