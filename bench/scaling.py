@@ -4,7 +4,9 @@ two, and from those figures a projection for the owner's archive (37,005 calls, 
 Every run transcribes the same calls with the same settings through `callscribe.transcribe.run`
 (the stage's code path), timed from the call to its return: pool or cluster start-up, model loads
 and the last call included. The Ray clusters are started here, on this machine (127.0.0.1), and
-stopped after each run (tests.helpers.RayCluster).
+stopped after each run (tests.helpers.RayCluster). Ray listens on every interface whatever its address
+says, so the whole benchmark (every run, the local pool's too, so the figures compare) re-runs itself in a
+network namespace that has only the loopback interface (as root; elsewhere it says so and runs as it is).
 
     python bench/scaling.py                 # the samples' calls up to 45 s, twice over (52 calls)
     python bench/scaling.py --copies 1      # quicker
@@ -75,12 +77,30 @@ def on_ray(jobs, settings, out: Path, nodes: int, cpus: int) -> dict:
         cluster.stop()
 
 
+def in_private_net() -> None:
+    """Re-run this process in a network namespace of its own (only `lo`), where the Ray clusters and the
+    drivers (this process) run together; unless it is there already, or that is not permitted here."""
+    from tests.helpers import IN_PRIVATE_NET, PrivateNet
+
+    if os.environ.get(IN_PRIVATE_NET):
+        return
+    if why := PrivateNet.why_not():
+        print(f"scaling: not in a private network namespace ({why}): the Ray clusters listen on this machine's "
+              "network while they run", file=sys.stderr)
+        return
+    os.environ[IN_PRIVATE_NET] = "1"
+    sys.stdout.flush()
+    os.execvp("unshare", ["unshare", "--net", "--fork", "sh", "-c", 'ip link set lo up && exec "$@"', "sh",
+                          sys.executable, *sys.argv])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--copies", type=int, default=2, help="each call this many times, under different ids")
     ap.add_argument("--cores", type=int, default=2, help="cores for the local pool and the one-node cluster")
     ap.add_argument("--per-core", type=float, help="x real time of one core for the projection (default: measured here)")
     args = ap.parse_args()
+    in_private_net()
 
     from callscribe.settings import TranscribeSettings
 

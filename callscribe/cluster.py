@@ -381,7 +381,14 @@ class RayPool:
             with contextlib.suppress(cf.InvalidStateError):
                 future.set_exception(error)
 
+    def _busy(self) -> set:
+        return {a for _, a in self._running.values()} | set(self._starting.values())
+
     def _to_idle(self, actor) -> None:
+        """Once only, and never while it holds a group or is being asked whether it is there: a second
+        entry would get a second group, or be given back (killed) by `_release_idle` while it works."""
+        if actor in self._idle or actor in self._busy():
+            return
         self._idle.append(actor)
         self._idle_since[actor] = time.monotonic()
 
@@ -390,8 +397,8 @@ class RayPool:
         their cores go to another run on the cluster (another shard) instead of waiting with this one."""
         if self._waiting:
             return
-        now = time.monotonic()
-        for actor in [a for a in self._idle if now - self._idle_since[a] > IDLE_RELEASE]:
+        now, busy = time.monotonic(), self._busy()
+        for actor in [a for a in self._idle if now - self._idle_since[a] > IDLE_RELEASE and a not in busy]:
             self._idle.remove(actor)
             self._node_of.pop(actor, None)
             with contextlib.suppress(Exception):

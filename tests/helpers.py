@@ -84,19 +84,61 @@ def free_port() -> int:
 
 
 RAY = str(Path(sys.executable).with_name("ray"))
+IN_PRIVATE_NET = "CALLSCRIBE_PRIVATE_NET"  # set by a process that re-ran itself in a PrivateNet (bench/scaling.py)
 # A lost node is noticed in ~3 s instead of Ray's default ~15-30 s.
 FAST_HEALTH = {"RAY_health_check_period_ms": "1000", "RAY_health_check_failure_threshold": "3", "RAY_health_check_timeout_ms": "1000"}
 
 
+class PrivateNet:
+    """A network namespace with only the loopback interface, held by a `sleep` that `stop` ends. Ray 2.60
+    binds its servers to the machine's routable address or to every interface whatever
+    `--node-ip-address` says; inside this namespace there is no interface but `lo`, so nothing it opens is
+    reachable from outside the machine (COMMON.md: a server a test starts listens on 127.0.0.1 only).
+    Needs root (CI, this machine) or `unshare`'s rights; `why_not()` says why it cannot be made."""
+
+    def __init__(self):
+        self.holder = subprocess.Popen(["unshare", "--net", "--fork", "sh", "-c", "ip link set lo up && exec sleep infinity"],
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+        self.prefix = ["nsenter", f"--net=/proc/{self.holder.pid}/ns/net"]
+        deadline = time.monotonic() + 10
+        while "UP" not in self.run(["ip", "-o", "link", "show", "lo"]).split(">")[0]:
+            assert self.holder.poll() is None, f"unshare --net failed: {self.holder.stderr.read().decode().strip()}"
+            assert time.monotonic() < deadline, "the private network namespace did not bring up lo"
+            time.sleep(0.05)
+
+    def run(self, cmd: list[str]) -> str:
+        return subprocess.run(self.prefix + cmd, capture_output=True, text=True).stdout
+
+    def stop(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.holder.pid, signal.SIGKILL)
+        self.holder.wait()
+
+    @staticmethod
+    def why_not() -> str | None:
+        """None when a private namespace can be made here, else why not (for a skip message)."""
+        missing = [tool for tool in ("unshare", "nsenter", "ip") if shutil.which(tool) is None]
+        if missing:
+            return f"{', '.join(missing)} not installed (util-linux, iproute2: scripts/debian-packages.txt)"
+        try:
+            done = subprocess.run(["unshare", "--net", "true"], capture_output=True, text=True, timeout=10)
+        except subprocess.TimeoutExpired:
+            return "unshare --net did not answer"
+        return None if done.returncode == 0 else f"unshare --net is not permitted here ({done.stderr.strip()}); run as root"
+
+
 class RayCluster:
-    """A Ray cluster on this machine, bound to 127.0.0.1: a head node and, with nodes=2, a second node
-    (custom resources `node2`, and `callscribe_engine_qwen`: it runs Qwen3-ASR under `engine: auto`, as a
-    Mac would), `cpus` CPUs each. Each node is a `ray start --block` of its own; `kill`
-    ends one like a power cut, `stop` ends exactly the processes started here (never `ray stop`,
+    """A Ray cluster on this machine, inside a network namespace of its own that has only the loopback
+    interface (`PrivateNet`; with `isolate=False`, or when already inside one, on the host's network): a
+    head node and, with nodes=2, a second node (custom resources `node2`, and `callscribe_engine_qwen`: it
+    runs Qwen3-ASR under `engine: auto`, as a Mac would), `cpus` CPUs each. Drivers must run in the same
+    namespace: `inside(cmd)` gives the command that does. Each node is a `ray start --block` of its own;
+    `kill` ends one like a power cut, `stop` ends exactly the processes started here (never `ray stop`,
     which ends every Ray on the machine)."""
 
-    def __init__(self, nodes: int = 2, cpus: int = 1):
+    def __init__(self, nodes: int = 2, cpus: int = 1, isolate: bool = True):
         self.cpus = cpus
+        self.net = PrivateNet() if isolate and not os.environ.get(IN_PRIVATE_NET) else None
         self.tmp = tempfile.mkdtemp(prefix="cs-ray-", dir="/tmp")  # Ray's socket paths must stay short
         self.port = free_port()
         self.address = f"127.0.0.1:{self.port}"
@@ -110,13 +152,18 @@ class RayCluster:
         else:
             self.wait_nodes(1)
 
+    def inside(self, cmd: list[str]) -> list[str]:
+        """`cmd` run in the cluster's network (its drivers: the CLI, `dvc repro`)."""
+        return (self.net.prefix if self.net else []) + cmd
+
     def _start(self, *args) -> subprocess.Popen:
         with open(Path(self.tmp) / f"start-{time.monotonic_ns()}.log", "w") as log:
-            cmd = [RAY, "start", "--block", f"--num-cpus={self.cpus}", "--node-ip-address=127.0.0.1", "--disable-usage-stats", *args]
+            cmd = self.inside([RAY, "start", "--block", f"--num-cpus={self.cpus}", "--node-ip-address=127.0.0.1",
+                               "--disable-usage-stats", *args])
             return subprocess.Popen(cmd, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
     def nodes(self) -> int:
-        out = subprocess.run([RAY, "status", f"--address={self.address}"], capture_output=True, text=True, env=self.env).stdout
+        out = subprocess.run(self.inside([RAY, "status", f"--address={self.address}"]), capture_output=True, text=True, env=self.env).stdout
         active = out.split("Active:")[1].split("Pending:")[0] if "Active:" in out else ""
         return active.count("node_")
 
@@ -159,4 +206,6 @@ class RayCluster:
         for proc in (self.node2, self.head):
             if proc is not None:
                 self.kill(proc)
+        if self.net is not None:
+            self.net.stop()
         shutil.rmtree(self.tmp, ignore_errors=True)

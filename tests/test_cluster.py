@@ -24,11 +24,15 @@ import yaml
 from callscribe.runner import run
 from callscribe.settings import TranscribeSettings
 from tests.badfiles import long_gsm
-from tests.helpers import RayCluster, copy_project, descendants, dvc_env, free_port
+from tests.helpers import PrivateNet, RayCluster, copy_project, descendants, dvc_env, free_port
 
 pytest.importorskip("ray")
 if not Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").exists():
     pytest.skip("finds the cluster's processes in Linux /proc", allow_module_level=True)
+if why := PrivateNet.why_not():
+    # Skipped rather than run on the host's network: Ray would listen on every interface (reachable from
+    # the LAN), against the rule that a server a test starts listens on 127.0.0.1 only.
+    pytest.skip(f"the test cluster runs in a network namespace of its own, and {why}", allow_module_level=True)
 pytestmark = pytest.mark.slow
 
 
@@ -80,6 +84,26 @@ def wait_for_lines(journal: Path, n: int, proc: subprocess.Popen, timeout: float
         time.sleep(0.2)
 
 
+def listening(ss_output: str) -> list[tuple[str, str]]:
+    """(local address, process) of each listening TCP socket in `ss -ltnpH` output."""
+    return [(line.split()[3], line.split()[-1]) for line in ss_output.splitlines() if line.strip()]
+
+
+def test_the_cluster_listens_only_inside_its_own_network(cluster):
+    """Ray binds its routable address or every interface whatever --node-ip-address says: the cluster runs in a
+    network namespace whose only interface is `lo`, so none of its ports is open on this machine's network."""
+    pids = {str(p) for proc in (cluster.head, cluster.node2) for p in descendants(proc.pid)}
+    host = listening(subprocess.run(["ss", "-ltnpH"], capture_output=True, text=True, check=True).stdout)
+    assert not [a for a, who in host if any(f"pid={p}," in who for p in pids)], host
+    assert not [a for a, _ in host if a.endswith(f":{cluster.port}")], host
+    inside = listening(cluster.net.run(["ss", "-ltnpH"]))
+    loopback = ("127.0.0.1", "[::ffff:127.0.0.1]", "[::1]")  # there, Ray takes 127.0.0.1 as the node's address
+    assert any(a.endswith(f":{cluster.port}") and "gcs_server" in who for a, who in inside), inside  # where the drivers look
+    assert len(inside) > 5 and all(a.rsplit(":", 1)[0] in loopback for a, _ in inside), inside
+    links = cluster.net.run(["ip", "-o", "link"]).splitlines()
+    assert [line.split(":")[1].strip() for line in links] == ["lo"], links
+
+
 def test_ray_gives_the_local_pools_transcripts(cluster, calls, reference, tmp_path):
     out = tmp_path / "ray"
     settings = TranscribeSettings(engine="faster-whisper", cluster=cluster.client)
@@ -88,7 +112,7 @@ def test_ray_gives_the_local_pools_transcripts(cluster, calls, reference, tmp_pa
     assert settings.hash() == TranscribeSettings(engine="faster-whisper").hash()  # where it runs is not what it produces
 
     env = {**os.environ, "RAY_ADDRESS": cluster.address}
-    done = subprocess.run(cli(calls, out, "--cluster", "ray"), capture_output=True, text=True, env=env)
+    done = subprocess.run(cluster.inside(cli(calls, out, "--cluster", "ray")), capture_output=True, text=True, env=env)
     assert done.returncode == 0, done.stderr
     ids, got = outputs(out)
     ref_ids, ref = outputs(reference)
@@ -117,7 +141,7 @@ def test_ray_client_address(cluster, calls, tmp_path):
         shutil.copy(p, two / p.name)
     local = subprocess.run(cli(two, tmp_path / "local", "--workers", "1"), capture_output=True, text=True)
     assert local.returncode == 0, local.stderr
-    done = subprocess.run(cli(two, tmp_path / "ray", "--cluster", cluster.client), capture_output=True, text=True)
+    done = subprocess.run(cluster.inside(cli(two, tmp_path / "ray", "--cluster", cluster.client)), capture_output=True, text=True)
     assert done.returncode == 0, done.stderr + cluster.logs("ray_client_server*")
     ids, got = outputs(tmp_path / "ray")
     assert len(ids) == 2 and got == outputs(tmp_path / "local")[1]
@@ -136,14 +160,15 @@ def test_nodes_run_different_engines_and_the_journal_takes_either(cluster, calls
     two.mkdir()
     for p in sorted(calls.iterdir())[:2]:
         shutil.copy(p, two / p.name)
-    lacking = subprocess.run(cli(two, tmp_path / "lacking", "--cluster", "ray", engine="auto"), capture_output=True, text=True, env=env)
+    lacking = subprocess.run(cluster.inside(cli(two, tmp_path / "lacking", "--cluster", "ray", engine="auto")),
+                             capture_output=True, text=True, env=env)
     assert lacking.returncode == 0, lacking.stderr
     assert "model 'Qwen/Qwen3-ASR-0.6B' (mlx-qwen3-asr) failed to load on" in lacking.stderr and "that node gets no work" in lacking.stderr
     assert [r["engine"] for r in records(tmp_path / "lacking").values()] == ["faster-whisper"] * 2
 
     model, aligner = build(tmp_path / "qwen"), build(tmp_path / "aligner", aligner=True, seed=1)
     mixed = ["--cluster", "ray", "--model", f"mlx-qwen3-asr={model}", "--aligner", str(aligner)]
-    done = subprocess.run(cli(calls, out, *mixed, engine="auto"), capture_output=True, text=True, env=env)
+    done = subprocess.run(cluster.inside(cli(calls, out, *mixed, engine="auto")), capture_output=True, text=True, env=env)
     assert done.returncode == 0, done.stderr
     assert "faster-whisper base or mlx-qwen3-asr" in done.stderr
     ids, got = outputs(out)
@@ -163,15 +188,15 @@ def test_nodes_run_different_engines_and_the_journal_takes_either(cluster, calls
 
     # Resume with the same settings: a call done by either engine is done, nothing is decoded.
     before = (out / "journal.jsonl").read_text()
-    again = subprocess.run(cli(calls, out, *mixed, "--resume", engine="auto"), capture_output=True, text=True, env=env)
+    again = subprocess.run(cluster.inside(cli(calls, out, *mixed, "--resume", engine="auto")), capture_output=True, text=True, env=env)
     assert again.returncode == 0 and "15 already done" in again.stderr, again.stderr
     assert (out / "journal.jsonl").read_text() == before
 
 
 def test_a_node_lost_mid_run_loses_nothing_and_writes_nothing_twice(cluster, calls, reference, tmp_path):
     out = tmp_path / "ray"
-    proc = subprocess.Popen(cli(calls, out, "--cluster", "ray"), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "RAY_ADDRESS": cluster.address})
+    proc = subprocess.Popen(cluster.inside(cli(calls, out, "--cluster", "ray")), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True, env={**os.environ, "RAY_ADDRESS": cluster.address})
     deadline = time.monotonic() + 300
     while not cluster.busy(cluster.node2):  # node 2's worker holds a group now
         assert proc.poll() is None and time.monotonic() < deadline, "node 2 never got work"
@@ -189,8 +214,8 @@ def test_a_node_lost_mid_run_loses_nothing_and_writes_nothing_twice(cluster, cal
 def test_ctrl_c_of_the_driver_then_resume(cluster, calls, reference, tmp_path):
     out = tmp_path / "ray"
     env = {**os.environ, "RAY_ADDRESS": cluster.address}
-    proc = subprocess.Popen(cli(calls, out, "--cluster", "ray"), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            env=env, start_new_session=True)
+    proc = subprocess.Popen(cluster.inside(cli(calls, out, "--cluster", "ray")), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True, env=env, start_new_session=True)
     wait_for_lines(out / "journal.jsonl", 1, proc)
     os.killpg(proc.pid, signal.SIGINT)  # the whole group, as a terminal's Ctrl-C
     _, err = proc.communicate(timeout=120)
@@ -199,7 +224,7 @@ def test_ctrl_c_of_the_driver_then_resume(cluster, calls, reference, tmp_path):
     before = (out / "journal.jsonl").read_text().splitlines()
     assert 1 <= len(before) < 15
 
-    again = subprocess.run(cli(calls, out, "--cluster", "ray", "--resume"), capture_output=True, text=True, env=env)
+    again = subprocess.run(cluster.inside(cli(calls, out, "--cluster", "ray", "--resume")), capture_output=True, text=True, env=env)
     assert again.returncode == 0, again.stderr
     assert (out / "journal.jsonl").read_text().splitlines()[: len(before)] == before  # nothing written is rewritten
     ids, got = outputs(out)
@@ -214,7 +239,7 @@ def test_dvc_repro_on_the_cluster(cluster, tmp_path):
     params["transcribe"]["engine"] = "faster-whisper"  # on every node (node 2 would run Qwen3-ASR under auto)
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     env = {**dvc_env(project), "RAY_ADDRESS": cluster.address}
-    done = subprocess.run(["dvc", "repro"], cwd=project, capture_output=True, text=True, env=env)
+    done = subprocess.run(cluster.inside(["dvc", "repro"]), cwd=project, capture_output=True, text=True, env=env)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Ray cluster worker(s)" in done.stdout
     calls = [json.loads(line) for line in (project / "data/output/calls.jsonl").read_text().splitlines()]
@@ -250,7 +275,7 @@ def test_a_call_that_kills_every_worker_gets_an_error_record(cluster, calls, tmp
     watcher = threading.Thread(target=oom_killer, daemon=True)
     watcher.start()
     try:
-        done = subprocess.run(cli(folder, tmp_path / "out", "--cluster", "ray"), capture_output=True, text=True,
+        done = subprocess.run(cluster.inside(cli(folder, tmp_path / "out", "--cluster", "ray")), capture_output=True, text=True,
                               env={**os.environ, "RAY_ADDRESS": cluster.address}, timeout=900)
     finally:
         stop.set()
@@ -281,7 +306,8 @@ def test_the_cluster_gone_ends_the_run_cleanly_and_it_resumes(cluster, calls, re
     """Last in the module: it stops the whole cluster, then starts a new one for the resume."""
     out = tmp_path / "ray"
     env = {**os.environ, "RAY_ADDRESS": cluster.address}
-    proc = subprocess.Popen(cli(calls, out, "--cluster", "ray"), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(cluster.inside(cli(calls, out, "--cluster", "ray")), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True, env=env)
     wait_for_lines(out / "journal.jsonl", 1, proc)
     cluster.stop()
     _, err = proc.communicate(timeout=300)
@@ -290,7 +316,7 @@ def test_the_cluster_gone_ends_the_run_cleanly_and_it_resumes(cluster, calls, re
     before = (out / "journal.jsonl").read_text().splitlines()
 
     cluster.__init__(nodes=2)  # a new cluster on a new port; the module's teardown stops it
-    again = subprocess.run(cli(calls, out, "--cluster", "ray", "--resume"), capture_output=True, text=True,
+    again = subprocess.run(cluster.inside(cli(calls, out, "--cluster", "ray", "--resume")), capture_output=True, text=True,
                            env={**os.environ, "RAY_ADDRESS": cluster.address})
     assert again.returncode == 0, again.stderr
     assert (out / "journal.jsonl").read_text().splitlines()[: len(before)] == before
