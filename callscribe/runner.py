@@ -70,6 +70,7 @@ class Writer:
         self.store = Store(out_dir)
         self.versions = {"callscribe": __version__}  # the engine's, once a worker has reported them
         self.duration_of, self.advanced = {j.id: j.duration for j in todo}, Counter()  # per call: audio seconds on the bar
+        self.waiting = {j.id for j in todo}  # calls still to write: a group decoded again writes only these
 
     def advance(self, item: tuple[str, float]) -> None:
         """A piece of a long call is done: move the bar by it (never past the call's length)."""
@@ -80,6 +81,8 @@ class Writer:
             self.bar.update(step)
 
     def write(self, job: Job, record: CallRecord, transcript: Transcript | None, original: Transcript | None = None) -> None:
+        if job.id not in self.waiting:  # written before: decoded again only as a window-mate of a call to do
+            return
         try:
             if transcript is not None:
                 try:
@@ -95,6 +98,7 @@ class Writer:
                     record.reason = f"writing the transcript of {job.path} failed ({type(e).__name__}: {e}); check the file and report this"
             record.finished = time.strftime("%Y-%m-%dT%H:%M:%S%z")
             self.journal.append(record.to_dict())
+            self.waiting.discard(job.id)
             if not record.restored:  # so that returning to these settings later costs no decoding
                 self.store.put(record.to_dict(), transcript.to_dict() if transcript is not None else None)
         except OSError as e:  # full disk, read-only: every later file would fail alike, so stop
@@ -179,7 +183,11 @@ def run(
         if resume:  # without it, everything is decoded again
             todo = [j for j in todo if not writer.restore(j, done.get(j.id), hashes)]
         if todo:
-            _run_all(groups(todo, settings.pack_seconds), settings, writer)
+            # The groups a clean run forms (from every job), each sent whole if it holds a call to do: a packed
+            # call's text depends on its window-mates, so a resumed run writes what an uninterrupted one would.
+            waiting = {j.id for j in todo}
+            everyone = sorted(jobs, key=lambda j: -j.duration)
+            _run_all([g for g in groups(everyone, settings.pack_seconds) if any(j.id in waiting for j in g)], settings, writer)
     finally:
         bar.close()
         summary.wall_seconds = time.perf_counter() - t0

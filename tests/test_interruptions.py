@@ -213,3 +213,25 @@ def test_read_only_output_folder_gives_a_clear_error_and_changes_nothing(sample_
     assert ro.returncode == 2
     assert f"cannot write to {out}: Read-only file system" in ro.stderr and "Traceback" not in ro.stderr
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+
+
+@pytest.mark.slow
+def test_a_resume_inside_a_packed_group_decodes_the_group_whole(sample_audio, tmp_path):
+    # The short calls are packed into one window; a stop while its records were being written leaves some
+    # of them done. Decoded on their own, the rest would read differently (a packed call's text depends
+    # on its window-mates), so the resume decodes the whole group again and writes only the missing ones.
+    calls = short_calls(sample_audio, tmp_path / "in")
+    ref_out, out = tmp_path / "reference", tmp_path / "resumed"
+    subprocess.run(cli([calls], ref_out, workers=1), check=True, capture_output=True)
+    ref_ids, ref = outputs(ref_out)
+    shutil.copytree(ref_out, out)
+    lines = (out / "journal.jsonl").read_text(encoding="utf-8").splitlines(keepends=True)
+    (out / "journal.jsonl").write_text("".join(lines[:3]), encoding="utf-8")  # as if stopped after 3 records
+    for line in lines[3:]:
+        (out / json.loads(line)["json"]).unlink()
+    shutil.rmtree(out / "store", ignore_errors=True)  # nothing to restore from: the calls are decoded
+    again = subprocess.run(cli([calls], out, "--resume", workers=1), capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr
+    ids, got = outputs(out)
+    assert ids[:3] == ref_ids[:3] and sorted(ids) == sorted(ref_ids)  # the first three kept, each call once
+    assert got == ref

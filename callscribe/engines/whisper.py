@@ -100,13 +100,15 @@ class WhisperEngine:
             vad_parameters=vad.DECODER,
             hotwords=vocabulary.hint(settings.vocabulary),
         )
+        # No temperature fallback: CTranslate2 seeds its sampler once per thread (ctranslate2/random.cc), so
+        # sampled text depended on what the worker had decoded before, and a resumed or Ray run differed from
+        # a clean one. Beam search alone: the same WER on every set of bench/throughput.py (docs/PERFORMANCE.md).
+        options["temperature"] = 0.0
         if packed:  # one call's text must not steer the next call's decoding
             options.update(condition_on_previous_text=False)
-        if safer:  # used to retry a piece that came out as a repetition loop
+        if safer:  # used to retry a piece that came out as a repetition loop: sampling, seeded (rarely needed)
             options.update(condition_on_previous_text=False, temperature=[0.2, 0.4, 0.6, 0.8, 1.0], repetition_penalty=1.1)
-        # Temperature fallback samples: a fixed seed for every piece makes a call's text the same
-        # whichever worker decodes it and whatever it decoded before, so reruns reproduce outputs.
-        ctranslate2.set_random_seed(0)
+            ctranslate2.set_random_seed(0)
         segments, info = self._model.transcribe(audio, **options)
         out = []
         for s in segments:
