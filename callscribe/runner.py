@@ -126,6 +126,7 @@ class Writer:
         settings_hash, kept = found
         record = CallRecord.from_dict({**kept["record"], "id": job.id, "path": job.path, "restored": True})
         transcript = Transcript.from_dict(kept["transcript"]) if kept["transcript"] is not None else None
+        self.waiting.add(job.id)  # restoring is a decision to write this call
         self.write(job, record, transcript, self.masker.stored(job.sha256, settings_hash) if self.masker is not None else None)
         self.summary.restored += 1
         return True
