@@ -186,9 +186,8 @@ def run(
         if todo:
             # The groups a clean run forms (from every job), each sent whole if it holds a call to do: a packed
             # call's text depends on its window-mates, so a resumed run writes what an uninterrupted one would.
-            waiting = {j.id for j in todo}
             everyone = sorted(jobs, key=lambda j: -j.duration)
-            _run_all([g for g in groups(everyone, settings.pack_seconds) if any(j.id in waiting for j in g)], settings, writer)
+            _run_all([g for g in groups(everyone, settings.pack_seconds) if any(j.id in writer.waiting for j in g)], settings, writer)
     finally:
         bar.close()
         summary.wall_seconds = time.perf_counter() - t0
