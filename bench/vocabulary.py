@@ -137,6 +137,12 @@ def main() -> None:
         print(f"{name}: term recall {rec['recall']:.1%} ({rec['hits']}/{rec['occurrences']}); "
               + "; ".join(f"{k} {v:.2%}" for k, v in row.items() if k.startswith("wer")))
         print(f"    per term: {rec['per_term']}")
+    plain, vocab_texts = (r["texts"] for r in runs.values())
+    out["changed"] = [{"kind": it["kind"], "terms": it["terms"], "reference": it["text"], "without": plain.get(it["path"], ""),
+                       "with": vocab_texts.get(it["path"], "")} for it in items if plain.get(it["path"]) != vocab_texts.get(it["path"])]
+    print(f"\n{len(out['changed'])} clips read differently with the vocabulary:")
+    for c in out["changed"]:
+        print(f"  {c['kind']:15s} {c['without']!r}\n  {'':15s} {c['with']!r}")
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=2) + "\n")
 

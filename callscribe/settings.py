@@ -108,6 +108,8 @@ class TranscribeSettings:
         """Identity of what the settings produce; the journal skips files done with the same hash."""
         # An empty vocabulary or no draft model leaves the hash as it was before those fields existed.
         data = {k: v for k, v in asdict(self).items() if k not in NOT_HASHED and not (k in ("vocabulary", "draft_model") and not v)}
+        if self.vocabulary:  # used only to decode again what nearly says a term (was: a hint on every window)
+            data["vocabulary"] = {"terms": self.vocabulary, "use": "second listen", "near": vocabulary.NEAR}
         if self.vad:  # the VAD's options shape the text too (issue 12 changed them): transcripts made before are redone
             data["vad_options"] = {"decoder": DECODER, "packing": PACKING}
         blob = json.dumps(data, sort_keys=True).encode()

@@ -66,8 +66,10 @@ class Engine(Protocol):
     def model_seconds(self) -> float:
         """Seconds spent in the model so far: what the rest of the pipeline costs is the remainder."""
 
-    def transcribe(self, audio: np.ndarray, settings: TranscribeSettings, *, safer: bool = False, packed: bool = False) -> Decoded:
-        """`safer`: a retry of a piece that came out as a loop; `packed`: several calls with pauses between."""
+    def transcribe(self, audio: np.ndarray, settings: TranscribeSettings, *, safer: bool = False, packed: bool = False,
+                   hint: str | None = None) -> Decoded:
+        """`safer`: a retry of a piece that came out as a loop; `packed`: several calls with pauses between;
+        `hint`: words to expect (callscribe.vocabulary), given only when a segment is decoded again for them."""
 
 
 def is_apple_silicon() -> bool:

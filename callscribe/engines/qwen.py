@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from callscribe import vad, vocabulary
+from callscribe import vad
 from callscribe.audio import SAMPLE_RATE
 from callscribe.engines import Decoded, ModelError, local
 from callscribe.records import Segment, Word
@@ -98,7 +98,8 @@ class QwenEngine:
         finally:
             self.model_seconds += time.perf_counter() - t0
 
-    def transcribe(self, audio: np.ndarray, settings: TranscribeSettings, *, safer: bool = False, packed: bool = False) -> Decoded:
+    def transcribe(self, audio: np.ndarray, settings: TranscribeSettings, *, safer: bool = False, packed: bool = False,
+                   hint: str | None = None) -> Decoded:
         speech, restore = vad.speech_only(audio, vad.QWEN) if settings.vad else (audio, None)
         if len(speech) < SAMPLE_RATE // 10:  # nothing the model could hear
             return Decoded([], settings.language)
@@ -114,7 +115,7 @@ class QwenEngine:
             budget = math.ceil(len(window) / SAMPLE_RATE * SAFER_TOKENS_PER_SECOND) + 16 if safer else None
             result = self._timed(self.session.transcribe, window, language=settings.language, return_chunks=True, max_new_tokens=budget,
                                  draft_model=self.draft,
-                                 context=vocabulary.hint(settings.vocabulary) or "")
+                                 context=hint or "")
             if settings.language is None:
                 language = _language_code(result.language) or language
             for chunk in result.chunks:

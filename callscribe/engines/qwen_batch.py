@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from callscribe import vad, vocabulary
+from callscribe import vad
 from callscribe.audio import SAMPLE_RATE
 from callscribe.engines import Decoded, ModelError
 from callscribe.engines.qwen import SAFER_TOKENS_PER_SECOND, SAFER_WINDOW_SECONDS, QwenEngine, _language_code, _restored
@@ -209,11 +209,13 @@ class BatchedQwenEngine(QwenEngine):
         """Decode several pieces' windows together; their transcribe() calls then return at once."""
         self._ready = {_digest(a): r for a, r in zip(audios, self.transcribe_many(audios, settings))}
 
-    def transcribe(self, audio: np.ndarray, settings: TranscribeSettings, *, safer: bool = False, packed: bool = False) -> Decoded:
-        ready = None if safer else self._ready.pop(_digest(audio), None)
-        return ready or self.transcribe_many([audio], settings, safer)[0]
+    def transcribe(self, audio: np.ndarray, settings: TranscribeSettings, *, safer: bool = False, packed: bool = False,
+                   hint: str | None = None) -> Decoded:
+        ready = None if safer or hint else self._ready.pop(_digest(audio), None)
+        return ready or self.transcribe_many([audio], settings, safer, hint)[0]
 
-    def transcribe_many(self, audios: list[np.ndarray], settings: TranscribeSettings, safer: bool = False) -> list[Decoded]:
+    def transcribe_many(self, audios: list[np.ndarray], settings: TranscribeSettings, safer: bool = False,
+                        hint: str | None = None) -> list[Decoded]:
         """Pieces -> what QwenEngine.transcribe gives for each, their windows decoded together."""
         from mlx_qwen3_asr.chunking import split_audio_into_chunks
         from mlx_qwen3_asr.generate import resolve_max_new_tokens
@@ -232,7 +234,7 @@ class BatchedQwenEngine(QwenEngine):
                 budgets.append(math.ceil(seconds * SAFER_TOKENS_PER_SECOND) + 16 if safer
                                else resolve_max_new_tokens(None, audio_duration_sec=seconds))
         decoded = self._timed(decode_windows, self.session.model, self.session.tokenizer, windows, budgets, settings.language,
-                              self.batch_size, self.session.dtype, vocabulary.hint(settings.vocabulary) or "") if windows else []
+                              self.batch_size, self.session.dtype, hint or "") if windows else []
 
         out = []
         for k, restore in enumerate(restores):

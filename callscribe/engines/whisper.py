@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import ctranslate2
 import numpy as np
 
-from callscribe import vad, vocabulary
+from callscribe import vad
 from callscribe.engines import Decoded, ModelError, local
 from callscribe.records import Segment, Word
 
@@ -91,14 +91,15 @@ class WhisperEngine:
         """Seconds spent inside CTranslate2 so far: what the rest of the pipeline costs is the remainder."""
         return self._model.model.seconds
 
-    def transcribe(self, audio: np.ndarray, settings: TranscribeSettings, *, safer: bool = False, packed: bool = False) -> Decoded:
+    def transcribe(self, audio: np.ndarray, settings: TranscribeSettings, *, safer: bool = False, packed: bool = False,
+                   hint: str | None = None) -> Decoded:
         options = dict(
             language=settings.language,
             beam_size=settings.beam_size,
             word_timestamps=settings.timestamps or packed,
             vad_filter=settings.vad and not packed,  # packed calls are already cut to their speech
             vad_parameters=vad.DECODER,
-            hotwords=vocabulary.hint(settings.vocabulary),
+            hotwords=hint,
         )
         # No temperature fallback: CTranslate2 seeds its sampler once per thread (ctranslate2/random.cc), so
         # sampled text depended on what the worker had decoded before, and a resumed or Ray run differed from
