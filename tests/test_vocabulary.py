@@ -44,9 +44,11 @@ def test_rare_names_come_out_right_with_the_vocabulary(sample_audio):
     engine = load_engine(plain)
     without = normalize(transcribe_audio(engine, audio, plain)[0].text)
     with_vocab = normalize(transcribe_audio(engine, audio, biased)[0].text)
-    # Measured: "Swainheim and Pannarch ... Sufiakal" without, all three names with.
-    assert sum(n.lower() in without.split() for n in names) <= 1
-    assert sum(n.lower() in with_vocab.split() for n in names) >= 2
+    # Measured: "Swayneheim and Patterts ... Subeyakal" without; "Sweynheim" with (the one name nearly said, so
+    # the one hinted: hinting names only half like their words let them leak into other speech, docs/PERFORMANCE.md).
+    said = sum(n.lower() in without.split() for n in names)
+    assert said <= 1
+    assert sum(n.lower() in with_vocab.split() for n in names) > said
     assert "rome" in with_vocab.split() and "monastery" in with_vocab.split()
 
 
