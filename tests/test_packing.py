@@ -7,10 +7,10 @@ import soundfile as sf
 from callscribe.audio import SAMPLE_RATE
 from callscribe.calls import Job, transcribe_files
 from callscribe.engines import Decoded, load_engine
-from callscribe.packing import DROPPED, PACK_GAP, Span, assign, lay_out, span_of_word
+from callscribe.packing import DROPPED, LOOPED, PACK_GAP, Span, assign, lay_out, repeated_phrase, span_of_word
 from callscribe.records import Segment, Word
 from callscribe.settings import TranscribeSettings
-from tests.helpers import find_sample
+from tests.helpers import SHARED, find_sample
 
 SR = SAMPLE_RATE
 # Call 0: speech from 0.5 s to 3.5 s of the call, on the tape at 0-3 s; then a 2 s gap.
@@ -100,3 +100,39 @@ def test_no_call_with_speech_comes_back_empty_from_a_long_packed_group(sample_au
     assert any(DROPPED in record.warnings for record, _ in results)  # the case this guards against happened
     for record, transcript in results:
         assert record.status == "ok" and transcript.text, (record.id, record.status, record.warnings)
+
+
+def test_a_phrase_back_to_back_is_a_loop_a_repeated_word_or_two_is_not():
+    # What packed speechocean762 calls came back as (bench/throughput.py, 250 clips; docs/PERFORMANCE.md)
+    assert repeated_phrase("to, to, to, to, to, to, to, to, to, to, to, to, to, to, to, to, to, to")
+    assert repeated_phrase("you think? What do you think? What do you think? What do you think? What do you think?")
+    assert repeated_phrase("I'm going to go to the other side of the room. I'm going to go to the other side of the room.")
+    assert repeated_phrase("He taught us not to, yet to, to, to, to, to, to, to,")
+    # ... and what people say
+    assert repeated_phrase("to, to, to, to, to,")
+    for said in ("my own own darling darling darling jewel", "thank you thank you bye", "no no no", "Six, nine, one, three.",
+                 "And so my fellow Americans, ask not what your country can do for you", ""):
+        assert repeated_phrase(said) is None, said
+
+
+# A group the runner formed from bench/throughput.py's 250 speechocean762 clips (accented adults and children;
+# 12 clips, 58 s, two 30 s windows): four came back from the packed tape as loops ("to, to, to, ..." 18 times
+# for "tell me has your father turn it out"), which `repetition_warning` let through.
+LOOPING_GROUP = ["096290023", "005670125", "032140025", "007650377", "050170002", "014220001", "096120009", "096120015",
+                 "096400025", "069020163", "054060076", "014220087"]
+
+
+@pytest.mark.slow
+def test_a_packed_call_that_comes_back_as_a_loop_is_decoded_alone():
+    folder = SHARED / "gsm8k" / "speechocean762_test_subset"
+    paths = [next(folder.rglob(f"{name}.wav")) for name in LOOPING_GROUP]
+    jobs = [Job(p.stem, str(p), "x", sf.info(str(p)).duration) for p in paths]
+    settings = TranscribeSettings(workers=1).resolved()
+    results = transcribe_files(load_engine(settings), jobs, settings)
+    redone = {record.id: transcript.text.lower() for record, transcript in results if any(LOOPED in w for w in record.warnings)}
+    # four loops of a phrase, and two of 34 and 44 words in 5 s (which `repetition_warning` caught before)
+    assert set(redone) == {"096290023", "032140025", "014220087", "007650377", "005670125", "050170002"}
+    assert "father" in redone["032140025"]  # was "to, to, to, ..." 18 times
+    assert "like" in redone["014220087"]  # was "i'm going to go to the other side of the room" twice
+    # "it was not yet time" loops alone too ("he taught us, taught us, ..."), if shorter: the accent, not the window
+    assert all(record.status == "ok" for record, _ in results)
