@@ -139,13 +139,11 @@ def transcribe_packed(engine: Engine, monos: list[np.ndarray], settings: Transcr
         text = " ".join(s.text for s in segs_of[i]).strip()
         try:
             looped = repetition_warning(text, duration) or repeated_phrase(text)
-            if looped:
+            # A loop, or speech laid on the tape with no word back (Whisper skipped it): decoded alone.
+            redo = f"{LOOPED} ({looped})" if looped else DROPPED if not text and i in laid else None
+            if redo:
                 transcript, warnings = transcribe_audio(engine, mono[None, :], settings)
-                results.append((transcript, [*warnings, f"{LOOPED} ({looped})"]))
-                continue
-            if not text and i in laid:  # its speech was on the tape and no word came back: Whisper skipped it
-                transcript, warnings = transcribe_audio(engine, mono[None, :], settings)
-                results.append((transcript, [*warnings, DROPPED]))
+                results.append((transcript, [*warnings, redo]))
                 continue
             segments = vocabulary.refine(engine, mono, segs_of[i], settings)
             text = " ".join(s.text for s in segments).strip()

@@ -82,13 +82,13 @@ def near_terms(text: str, found: list[str]) -> list[str]:
 
 def refine(engine: Engine, mono: np.ndarray, segments: list[Segment], settings: TranscribeSettings) -> list[Segment]:
     """A call's segments (call time), those nearly saying a term decoded again with the terms they
-    nearly says as a hint, and replaced when the second listen confirms a term. Others stay as they were."""
+    nearly say as a hint, and replaced when the second listen confirms a term. Others stay as they were."""
     found = terms(settings.vocabulary)
     if not found:
         return segments
     out: list[Segment] = []
-    for run, near in _runs(segments, found):
-        if not near:
+    for run, worth_it in _runs(segments, found):
+        if not worth_it:
             out += run
             continue
         first = " ".join(s.text for s in run)
