@@ -1,0 +1,42 @@
+"""Stage analytics: the index -> data/output/analytics.db, metrics/analytics.json, plots/analytics/ (docs/INDEX.md)."""
+
+import sys
+import time
+from pathlib import Path
+
+from callscribe import params
+from callscribe.analytics import reasons, report
+from callscribe.analytics.params import ParamError, parse
+from callscribe.analytics.update import update
+from callscribe.plots import record_time, write_json
+
+INDEX = Path("data/output/calls.db")
+DB = Path("data/output/analytics.db")
+MODEL = Path("data/output/reasons-model.joblib")
+
+
+def main() -> int:
+    started = time.perf_counter()
+    try:  # every setting checked before any work
+        p = parse(params.load().get("analytics"))
+        names = reasons.names(p.reasons.names)
+    except (ParamError, ValueError) as e:
+        print(f"analytics: {e}", file=sys.stderr)
+        return 2
+    stats = update(INDEX, Path("data"), DB, MODEL, p, names)
+    print(f"analytics: {stats.calls} transcribed calls ({stats.measured} measured, {stats.unchanged} unchanged, "
+          f"{stats.deleted} deleted){'; reasons fitted again' if stats.refitted else ''}")
+    for err in stats.errors:
+        print(f"analytics: skipped {err}", file=sys.stderr)
+    con = report.attach(INDEX, DB)
+    figures = report.headline(con, list(p.trackers))
+    figures["errors"] = len(stats.errors)
+    write_json("metrics/analytics.json", figures)
+    report.write_plots(con, Path("plots/analytics"))
+    con.close()
+    record_time("analytics", started)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
