@@ -2,8 +2,9 @@
 
     python bench/analytics_turns.py [--shared ../shared/data] [--twoparty data/twoparty] [--hyp data/analytics-bench] [--json out.json]
 
-Sets: the three real SpokenWOZ dialogues (mono GSM mixes; reference RTTM, caller = speaker A, agent = B;
-reference word counts from the per-channel texts) and the two-party dev set of scripts/make_twoparty.py
+Sets: the three real SpokenWOZ dialogues, as mono GSM mixes (diarized) and as their stereo originals (one
+party a channel: overlap is visible); reference RTTM, caller = speaker A, agent = B; reference word counts
+from the per-channel texts and the two-party dev set of scripts/make_twoparty.py
 (built if missing; RTTM labelled agent/caller; voicemails are one caller). The pipeline's transcripts
 (`callscribe transcribe`, default settings) are made once into --hyp and reused.
 
@@ -73,9 +74,10 @@ def calls(shared: Path, twoparty: Path):
         m = json.loads(line)
         stem = Path(m["audio"]).stem
         caller_text, agent_text = m["channel_texts"]
-        yield (stem, "spokenwoz", shared / "gsm8k" / "spokenwoz_calls_8k" / f"{stem}.wav", woz / m["rttm"],
-               {f"{stem}_A": "caller", f"{stem}_B": "agent"}, {"caller": len(caller_text.split()), "agent": len(agent_text.split())},
-               m["duration"])
+        words = {"caller": len(caller_text.split()), "agent": len(agent_text.split())}
+        party_of = {f"{stem}_A": "caller", f"{stem}_B": "agent"}
+        yield stem, "spokenwoz", shared / "gsm8k" / "spokenwoz_calls_8k" / f"{stem}.wav", woz / m["rttm"], party_of, words, m["duration"]
+        yield stem, "stereo", woz / m["stereo"], woz / m["rttm"], party_of, words, m["duration"]
     for line in (twoparty / "manifest.jsonl").read_text().splitlines():
         m = json.loads(line)
         yield (Path(m["audio"]).stem, "twoparty", twoparty / m["audio"], twoparty / m["rttm"], {}, None, m["duration"])
@@ -93,15 +95,16 @@ def main() -> int:
         make = [sys.executable, str(REPO / "scripts" / "make_twoparty.py"), "--shared", str(shared), "--out", str(twoparty)]
         subprocess.run(make, check=True)
     todo = list(calls(shared, twoparty))
-    for group in ("spokenwoz", "twoparty"):
-        audio = [str(c[2]) for c in todo if c[1] == group and not (hyp / group / f"{c[0]}.json").is_file()]
+    for group, folder, extra in [("spokenwoz", "spokenwoz", []), ("twoparty", "twoparty", []),
+                                 ("stereo", "spokenwoz_stereo", ["--channel-names", "caller,agent"])]:
+        audio = [str(c[2]) for c in todo if c[1] == group and not (hyp / folder / f"{c[0]}.json").is_file()]
         if audio:
-            subprocess.run([sys.executable, "-m", "callscribe.cli", "transcribe", "-o", str(hyp / group), "--formats", "json", *audio],
-                           check=True, cwd=REPO)
+            subprocess.run([sys.executable, "-m", "callscribe.cli", "transcribe", "-o", str(hyp / folder), "--formats", "json", *extra,
+                            *audio], check=True, cwd=REPO)
     p = parse(project_params.load(REPO / "params.yaml").get("analytics"))
     rows = []
     for name, group, _, rttm, party_of, ref_words, duration in todo:
-        transcript = json.loads((hyp / group / f"{name}.json").read_text())
+        transcript = json.loads((hyp / ("spokenwoz_stereo" if group == "stereo" else group) / f"{name}.json").read_text())
         ref = rttm_units(rttm, party_of)
         if ref_words:  # spread each party's reference words over its turns by length, for words per minute
             for party, n in ref_words.items():
@@ -123,10 +126,20 @@ def main() -> int:
                      "roles_right": all(named.get(s) == truth.get(s) for s in truth if truth[s] in ("agent", "caller")),
                      "ref_has_agent": ref_agent == "agent"})
     res = {"calls": len(rows), "per_call": rows, "mae": {}}
-    woz = sum(r["set"] == "spokenwoz" for r in rows)
-    print(f"{len(rows)} calls ({woz} SpokenWOZ, {len(rows) - woz} two-party); "
-          f"agent/caller named right on {sum(r['roles_right'] for r in rows)}")
-    print(f"\n{'measure':<22}{'reference median':>18}{'MAE, roles auto':>18}{'MAE, roles oracle':>19}{'calls':>7}")
+    for title, sets in [("mono, diarized: SpokenWOZ mixes and the two-party set", ("spokenwoz", "twoparty")),
+                        ("stereo, one party a channel: SpokenWOZ originals", ("stereo",))]:
+        mine = [r for r in rows if r["set"] in sets]
+        print(f"\n{title}: {len(mine)} calls, agent and caller named right on {sum(r['roles_right'] for r in mine)}")
+        res["mae"][sets[0]] = table(mine)
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(res, indent=1) + "\n")
+    return 0
+
+
+def table(rows: list[dict]) -> dict:
+    out = {}
+    print(f"{'measure':<22}{'reference median':>18}{'MAE, roles auto':>18}{'MAE, roles oracle':>19}{'calls':>7}")
     for m in MEASURES:
         pairs = [(r["ref"][m], r["auto"][m], r["oracle"][m]) for r in rows if r["ref"][m] is not None]
         pairs = [x for x in pairs if x[1] is not None and x[2] is not None]
@@ -135,12 +148,9 @@ def main() -> int:
         med = statistics.median(x[0] for x in pairs)
         auto = statistics.mean(abs(a - x) for x, a, _ in pairs)
         orc = statistics.mean(abs(o - x) for x, _, o in pairs)
-        res["mae"][m] = {"reference_median": round(med, 2), "mae_auto": round(auto, 2), "mae_oracle": round(orc, 2), "calls": len(pairs)}
+        out[m] = {"reference_median": round(med, 2), "mae_auto": round(auto, 2), "mae_oracle": round(orc, 2), "calls": len(pairs)}
         print(f"{m:<22}{med:>18.2f}{auto:>18.2f}{orc:>19.2f}{len(pairs):>7}")
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(res, indent=1) + "\n")
-    return 0
+    return out
 
 
 if __name__ == "__main__":

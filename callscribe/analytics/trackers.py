@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 import snowballstemmer
 from rapidfuzz import fuzz
@@ -18,7 +19,7 @@ from rapidfuzz import fuzz
 from callscribe.analytics.params import Tracker
 
 WORD = re.compile(r"[a-z0-9']+")
-STEM = snowballstemmer.stemmer("porter")
+STEM = lru_cache(maxsize=500_000)(snowballstemmer.stemmer("porter").stemWord)  # pure Python: a call's words repeat
 
 
 @dataclass
@@ -34,7 +35,7 @@ class Hit:
 
 
 def normal(text: str) -> str:
-    return " ".join(STEM.stemWords(WORD.findall(text.lower())))
+    return " ".join(map(STEM, WORD.findall(text.lower())))
 
 
 def _words(seg: dict) -> list[tuple[str, float, float]]:
@@ -42,7 +43,7 @@ def _words(seg: dict) -> list[tuple[str, float, float]]:
     if seg.get("words"):
         out = [(normal(w["word"]), float(w["start"]), float(w["end"])) for w in seg["words"]]
         return [w for w in out if w[0]]
-    tokens = STEM.stemWords(WORD.findall((seg.get("text") or "").lower()))
+    tokens = [STEM(w) for w in WORD.findall((seg.get("text") or "").lower())]
     step = (float(seg["end"]) - float(seg["start"])) / max(len(tokens), 1)
     return [(t, seg["start"] + i * step, seg["start"] + (i + 1) * step) for i, t in enumerate(tokens)]
 
