@@ -95,7 +95,8 @@ def main() -> int:
     p2 = parse({**p.model_dump(), "trackers": {**p.model_dump()["trackers"], "refund": {"phrases": ["the refund should arrive"]}}})
     stats, res["tracker_change_s"], _ = timed(update, out / "calls.db", data, db, model, p2, {})
     assert not stats.refitted and stats.measured == stats.calls
-    print(f"nothing changed {res['unchanged_s']} s; a new month (1,000 calls, {res['new_month_measured']} measured) {res['new_month_s']} s; "
+    print(f"nothing changed {res['unchanged_s']} s; a new month (1,000 calls, {res['new_month_measured']} measured) "
+          f"{res['new_month_s']} s; "
           f"a tracker added (every call matched again, no refit) {res['tracker_change_s']} s", flush=True)
     with serve(data, out / "calls.db") as base:
         import httpx

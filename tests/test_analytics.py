@@ -268,3 +268,25 @@ def test_browser_report_bar_click_lands_on_the_matching_calls(served):
     finally:
         srv.should_exit = True
         thread.join(10)
+
+
+@pytest.mark.slow
+def test_the_stage_stops_on_a_bad_setting_before_any_work_and_runs_on_a_good_one(tmp_path):
+    import subprocess
+    import sys
+
+    import yaml
+
+    repo = Path(__file__).resolve().parents[1]
+    _project(tmp_path, 40)
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump({"analytics": {"silence_seconds": 5, "hold_seconds": 3}}))
+    env = {"PYTHONPATH": str(repo), "PATH": "/usr/bin:/bin"}
+    bad = subprocess.run([sys.executable, str(repo / "stages" / "analytics.py")], cwd=tmp_path, capture_output=True, text=True, env=env)
+    assert bad.returncode == 2 and "analytics" in bad.stderr and "hold_seconds" in bad.stderr
+    assert not (tmp_path / "data" / "output" / "analytics.db").exists()
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump({"analytics": {"trackers": {"cancel": ["cancel my subscription"]}}}))
+    good = subprocess.run([sys.executable, str(repo / "stages" / "analytics.py")], cwd=tmp_path, capture_output=True, text=True, env=env)
+    assert good.returncode == 0, good.stderr
+    figures = yaml.safe_load((tmp_path / "metrics" / "analytics.json").read_text())
+    assert figures["calls"] > 20 and 0 < figures["trackers"]["cancel"] < 1
+    assert all((tmp_path / "plots" / "analytics" / f"{n}.png").stat().st_size > 1000 for n in ("calls_per_day", "hold_per_queue"))
