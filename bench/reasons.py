@@ -25,6 +25,7 @@ import random
 import subprocess
 import sys
 import tempfile
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -116,20 +117,26 @@ def score(rows: list[dict], transcripts: dict[str, dict], topics: int) -> dict:
         texts.append(reasons.caller_text(t, labels))
         holds += call["holds"] > 0 if r.get("hold") else 0
         disclosed += any(h.tracker == "disclosure" for h in trackers.find(t, p.trackers, labels, p.match_score))
+    t0 = time.process_time()
     model = reasons.fit(texts, topics, 0, "bench")
+    nmf_s = time.process_time() - t0
     usable = [len(t.split()) >= p.reasons.min_words for t in texts]
     placed = [topic if ok else None for (topic, _), ok in zip(reasons.assign(model, texts), usable)]
     out = {"calls": len(rows), "topics": topics, "disclosure_found": disclosed,
            "holds_scripted": sum(bool(r.get("hold")) for r in rows), "holds_found": holds,
            "tfidf_nmf": purity(rows, placed)}
-    out["tfidf_nmf"]["key_phrases"] = {str(k): model.phrases[k] for k in out["tfidf_nmf"]["groups"]}
+    out["tfidf_nmf"]["cpu_s"] = round(nmf_s, 2)
+    out["tfidf_nmf"]["key_phrases"] = {k: model.phrases[int(k)] for k in out["tfidf_nmf"]["groups"]}
+    t0 = time.process_time()
     vectors = minilm(texts)
     if vectors is not None:
+        embed_s = time.process_time() - t0
         from sklearn.cluster import KMeans
 
         labels = KMeans(topics, n_init=10, random_state=0).fit_predict(vectors[usable]) if sum(usable) >= topics else []
         it = iter(int(x) for x in labels)
         out["minilm_kmeans"] = purity(rows, [next(it) if ok else None for ok in usable])
+        out["minilm_kmeans"]["cpu_s"] = round(embed_s, 2)
     return out
 
 
@@ -207,7 +214,7 @@ def main() -> int:
         for method in ("tfidf_nmf", "minilm_kmeans"):
             if method in r:
                 m = r[method]
-                print(f"  {method}: purity {m['purity']:.2f}, coverage {m['coverage']:.2f}")
+                print(f"  {method}: purity {m['purity']:.2f}, coverage {m['coverage']:.2f}, {m['cpu_s']} s CPU")
                 for k, v in m["groups"].items():
                     print(f"    topic {k}: {dict(v)}" + (f"  key phrases: {', '.join(m['key_phrases'][k])}" if "key_phrases" in m else ""))
     if args.json:

@@ -52,7 +52,7 @@ def fit(texts: list[str], topics: int, seed: int, key: str) -> Model | None:
         x = vectorizer.fit_transform(texts)
     except ValueError:  # no word left after the stop words
         return None
-    k = max(1, min(topics, x.shape[0] - 1, x.shape[1]))
+    k = max(1, min(topics, x.shape[0], x.shape[1]))
     nmf = NMF(n_components=k, init="nndsvda", random_state=seed, max_iter=400)
     nmf.fit(x)
     model = Model(vectorizer, nmf, key, len(texts))
