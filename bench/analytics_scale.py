@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import sys
 import tempfile
@@ -78,16 +77,7 @@ def main() -> int:
           f"({res['first_cpu_s']} s CPU)", flush=True)
     stats, res["unchanged_s"], _ = timed(update, out / "calls.db", data, db, model, p, {})
     assert stats.measured == 0
-    month = synthetic_calls.write(root / "new", 1000, seed=0, start_at=args.calls)
-    add_words(root / "new", month)
-    for r in month:
-        src = root / "new" / "transcripts" / f"{r['id']}.json"
-        if src.exists():
-            dest = out / "transcripts" / f"{r['id']}.json"
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(src, dest)
-    with open(out / "calls.jsonl", "a", encoding="utf-8") as f:
-        f.writelines(json.dumps(r) + "\n" for r in month)
+    add_words(out, synthetic_calls.add(out, root / "new", 1000, seed=0, start_at=args.calls))
     build(out / "calls.jsonl", out / "calls.db", data)
     stats, res["new_month_s"], _ = timed(update, out / "calls.db", data, db, model, p, {})
     res["new_month_measured"] = stats.measured

@@ -76,7 +76,8 @@ def update(index_db: Path, data_dir: Path, db: Path, model_path: Path, p: Analyt
     store.set_meta(con, "measures_key", measures_key)
     _reasons(con, rows, texts, data_dir, model_path, p, fit_key, names, stats)
     con.commit()
-    con.execute("VACUUM") if stats.deleted > 1000 else None
+    if stats.deleted > 1000:  # a shard dropped: give its pages back
+        con.execute("VACUUM")
     con.close()
     return stats
 
