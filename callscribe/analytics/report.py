@@ -71,20 +71,20 @@ def _r(value, divide: float = 1.0):
     return None if value is None else round(value / divide, 3)
 
 
-PLOTS = {  # file stem: (data function, x, y, series)
-    "calls_per_day": (calls_per_day, "date", "calls", "queue"),
-    "reasons_per_month": (reasons_per_month, "month", "calls", "reason"),
-    "hold_per_queue": (hold_per_queue, "queue", "mean_hold_s", None),
-    "length_per_reason": (length_per_reason, "reason", "median_minutes", None),
+PLOTS = {  # file stem: (data function, x, y, series, title)
+    "calls_per_day": (calls_per_day, "date", "calls", "queue", "calls per day, by queue"),
+    "reasons_per_month": (reasons_per_month, "month", "calls", "reason", "call reasons per month"),
+    "hold_per_queue": (hold_per_queue, "queue", "mean_hold_s", None, "mean hold per call, by queue"),
+    "length_per_reason": (length_per_reason, "reason", "median_minutes", None, "median call length, by reason"),
 }
 
 
 def write_plots(con, folder: Path) -> None:
     """plots/analytics/<name>.json for `dvc plots show` and <name>.png beside it."""
-    for stem, (fn, x, y, series) in PLOTS.items():
+    for stem, (fn, x, y, series, title) in PLOTS.items():
         rows = fn(con)
         write_json(folder / f"{stem}.json", rows)
-        png(folder / f"{stem}.png", rows, x, y, series, stem.replace("_", " "))
+        png(folder / f"{stem}.png", rows, x, y, series, title)
 
 
 def png(path: Path, rows: list[dict], x: str, y: str, series: str | None, title: str) -> None:
@@ -94,8 +94,8 @@ def png(path: Path, rows: list[dict], x: str, y: str, series: str | None, title:
     import matplotlib.pyplot as plt
 
     xs = list(dict.fromkeys(r[x] for r in rows))
-    groups = list(dict.fromkeys(r[series] for r in rows)) if series else [None]
-    fig, ax = plt.subplots(figsize=(8, 3.8), dpi=100, layout="constrained")
+    groups = sorted({r[series] for r in rows}, key=str) if series else [None]
+    fig, ax = plt.subplots(figsize=(10 if series else 8, 3.8), dpi=100, layout="constrained")
     bottom = [0.0] * len(xs)
     for g in groups:
         values = {r[x]: r[y] for r in rows if series is None or r[series] == g}
@@ -108,7 +108,7 @@ def png(path: Path, rows: list[dict], x: str, y: str, series: str | None, title:
     ax.set_ylabel(y.replace("_", " "))
     ax.set_title(title)
     if series and len(groups) > 1:
-        ax.legend(fontsize=7, ncols=2)
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))  # beside the bars, never over them
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, metadata={"Software": None})  # no version stamp: same data, same bytes
     plt.close(fig)
