@@ -8,6 +8,8 @@ a reference RTTM's turns alike.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import re
 from dataclasses import dataclass
 
@@ -129,9 +131,11 @@ def measure(items: list[Unit], duration: float, p: Analytics) -> tuple[dict, dic
         parties[party] = {"talk_s": talk, "words": words, "wpm": words / (talk / 60) if talk > 0 else None,
                           "interruptions": 0, "longest_monologue_s": 0.0}
     for party, runs in by_party.items():
-        others = [(a, b) for q, r in by_party.items() if q != party for a, b, _ in r]
-        for a, b, _ in runs:
-            if b - a >= p.backchannel_seconds and any(oa < a < ob - 0.05 for oa, ob in others):
+        others = sorted((a, b) for q, r in by_party.items() if q != party for a, b, _ in r)
+        starts, reach = [a for a, _ in others], list(itertools.accumulate((b for _, b in others), max))
+        for a, b, _ in runs:  # someone else started before a and is still speaking at a
+            k = bisect.bisect_left(starts, a)
+            if b - a >= p.backchannel_seconds and k and reach[k - 1] > a + 0.05:
                 parties[party]["interruptions"] += 1
     monologues = _monologues(by_party, p.silence_seconds, p.backchannel_seconds)
     for length, party in monologues:
