@@ -25,13 +25,14 @@ def calls_per_day(con) -> list[dict]:
         "SELECT date, queue, count(*) FROM calls WHERE date IS NOT NULL GROUP BY date, queue ORDER BY date, queue")]
 
 
-_REASON = "coalesce(t.name, '" + NO_REASON + "')"
-_JOIN = "FROM a.measures m LEFT JOIN a.reasons r ON r.call = m.call LEFT JOIN a.topics t ON t.topic = r.topic"
+REASON_SQL = "coalesce(t.name, '" + NO_REASON + "')"
+JOIN_SQL = "FROM a.measures m LEFT JOIN a.reasons r ON r.call = m.call LEFT JOIN a.topics t ON t.topic = r.topic"
 
 
 def reasons_per_month(con) -> list[dict]:
     return [{"month": mo, "reason": r, "calls": n} for mo, r, n in con.execute(
-        f"SELECT substr(m.date, 1, 7) AS mo, {_REASON} AS r, count(*) {_JOIN} WHERE m.date IS NOT NULL GROUP BY mo, r ORDER BY mo, r")]
+        f"""SELECT substr(m.date, 1, 7) AS mo, {REASON_SQL} AS r, count(*) {JOIN_SQL}
+            WHERE m.date IS NOT NULL GROUP BY mo, r ORDER BY mo, r""")]
 
 
 def hold_per_queue(con) -> list[dict]:
@@ -41,7 +42,7 @@ def hold_per_queue(con) -> list[dict]:
 
 def length_per_reason(con) -> list[dict]:
     lengths: dict[str, list[float]] = {}
-    for r, d in con.execute(f"SELECT {_REASON}, m.duration_s {_JOIN}"):
+    for r, d in con.execute(f"SELECT {REASON_SQL}, m.duration_s {JOIN_SQL}"):
         lengths.setdefault(r, []).append(d or 0.0)
     return [{"reason": r, "calls": len(v), "median_minutes": round(statistics.median(v) / 60, 2)}
             for r, v in sorted(lengths.items(), key=lambda kv: -len(kv[1]))]

@@ -98,7 +98,7 @@ def _calls(con, form: dict, page: int) -> tuple[list[dict], int]:
     """The calls matching the report's filters (newest first), each with its tracker hits when a tracker is asked for."""
     where, args = [], []
     if form["reason"]:
-        where.append(f"{report._REASON} = ?")
+        where.append(f"{report.REASON_SQL} = ?")
         args.append(form["reason"])
     if form["month"]:
         where.append("substr(m.date, 1, 7) = ?")
@@ -111,11 +111,11 @@ def _calls(con, form: dict, page: int) -> tuple[list[dict], int]:
     if form["tracker"]:
         where.append("EXISTS (SELECT 1 FROM a.hits h WHERE h.call = m.call AND h.tracker = ?)")
         args.append(form["tracker"])
-    sql = f"{report._JOIN} JOIN calls c ON c.id = m.call WHERE 1{''.join(' AND ' + w for w in where)}"
+    sql = f"{report.JOIN_SQL} JOIN calls c ON c.id = m.call WHERE 1{''.join(' AND ' + w for w in where)}"
     total = con.execute(f"SELECT count(*) {sql}", args).fetchone()[0]
     cols = ["call", "date", "time", "queue", "caller", "duration_s", "hold_s", "reason", "text"]
     rows = [dict(zip(cols, r)) for r in con.execute(
-        f"""SELECT m.call, c.date, c.time, c.queue, c.caller, m.duration_s, m.hold_s, {report._REASON}, substr(c.text, 1, 90)
+        f"""SELECT m.call, c.date, c.time, c.queue, c.caller, m.duration_s, m.hold_s, {report.REASON_SQL}, substr(c.text, 1, 90)
             {sql} ORDER BY c.date DESC, c.time DESC LIMIT ? OFFSET ?""", [*args, PAGE, (page - 1) * PAGE])]
     if form["tracker"] and rows:
         marks = ",".join("?" * len(rows))
