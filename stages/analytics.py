@@ -5,7 +5,7 @@ import time
 from pathlib import Path
 
 from callscribe import params
-from callscribe.analytics import reasons, report
+from callscribe.analytics import reasons, report, store
 from callscribe.analytics.params import ParamError, parse
 from callscribe.analytics.update import update
 from callscribe.plots import record_time, write_json
@@ -29,11 +29,11 @@ def main() -> int:
     for err in stats.errors:
         print(f"analytics: skipped {err}", file=sys.stderr)
     con = report.attach(INDEX, DB)
-    figures = report.headline(con, list(p.trackers))
-    figures["errors"] = len(stats.errors)
-    write_json("metrics/analytics.json", figures)
-    report.write_plots(con, Path("plots/analytics"))
+    summary = report.summary(con, list(p.trackers))
     con.close()
+    store.keep_summary(DB, summary)
+    write_json("metrics/analytics.json", {**summary["headline"], "errors": len(stats.errors)})
+    report.write_plots(summary, Path("plots/analytics"))
     record_time("analytics", started)
     return 0
 

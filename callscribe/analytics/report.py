@@ -3,6 +3,7 @@ figures (metrics/analytics.json) and the same plots as PNGs, drawn offline."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import statistics
 from pathlib import Path
@@ -68,6 +69,15 @@ def headline(con, trackers: list[str]) -> dict:
     return out
 
 
+def summary(con, trackers: list[str]) -> dict:
+    """Everything the report page shows, computed once by the stage and kept in analytics.db (meta `report`):
+    the page then renders it without a query over the archive."""
+    topics = [{"topic": t, "name": n, "phrases": json.loads(p), "calls": c}
+              for t, n, p, c in con.execute("SELECT topic, name, phrases, calls FROM a.topics ORDER BY topic")]
+    return {"headline": headline(con, trackers), **{stem: fn(con) for stem, (fn, *_) in PLOTS.items()},
+            "trackers": tracker_calls(con, trackers), "topics": topics}
+
+
 def _r(value, divide: float = 1.0):
     return None if value is None else round(value / divide, 3)
 
@@ -80,10 +90,10 @@ PLOTS = {  # file stem: (data function, x, y, series, title)
 }
 
 
-def write_plots(con, folder: Path) -> None:
-    """plots/analytics/<name>.json for `dvc plots show` and <name>.png beside it."""
-    for stem, (fn, x, y, series, title) in PLOTS.items():
-        rows = fn(con)
+def write_plots(data: dict, folder: Path) -> None:
+    """plots/analytics/<name>.json for `dvc plots show` and <name>.png beside it, from summary()."""
+    for stem, (_, x, y, series, title) in PLOTS.items():
+        rows = data[stem]
         write_json(folder / f"{stem}.json", rows)
         png(folder / f"{stem}.png", rows, x, y, series, title)
 

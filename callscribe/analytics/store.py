@@ -23,6 +23,7 @@ CREATE TABLE measures (
     agent_talk_s REAL, caller_talk_s REAL, agent_wpm REAL, caller_wpm REAL
 );
 CREATE INDEX measures_queue ON measures(queue, date);
+CREATE INDEX measures_date ON measures(date, call);  -- the report's calls pages, newest first
 CREATE TABLE parties (
     call TEXT NOT NULL REFERENCES measures(call) ON DELETE CASCADE,
     party TEXT NOT NULL,            -- agent, caller, or a further speaker's label
@@ -102,3 +103,11 @@ def write_call(con: sqlite3.Connection, call: str, digest: str, info: dict, meas
 def write_topics(con: sqlite3.Connection, rows: list[tuple[int, str, list[str], int]]) -> None:
     con.execute("DELETE FROM topics")
     con.executemany("INSERT INTO topics VALUES (?, ?, ?, ?)", [(t, n, json.dumps(p), c) for t, n, p, c in rows])
+
+
+def keep_summary(path: Path, summary: dict) -> None:
+    """The report's figures (analytics.report.summary), for the web page to render without recomputing."""
+    con = sqlite3.connect(path)
+    set_meta(con, "report", json.dumps(summary))
+    con.commit()
+    con.close()

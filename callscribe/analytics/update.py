@@ -74,6 +74,7 @@ def update(index_db: Path, data_dir: Path, db: Path, model_path: Path, p: Analyt
     con.executemany("DELETE FROM measures WHERE call = ?", [(c,) for c in gone])
     stats.deleted = len(gone)
     store.set_meta(con, "measures_key", measures_key)
+    con.execute("DELETE FROM meta WHERE key = 'report'")  # the stage keeps a new one (store.keep_summary)
     _reasons(con, rows, texts, data_dir, model_path, p, fit_key, names, stats)
     con.commit()
     if stats.deleted > 1000:  # a shard dropped: give its pages back
