@@ -214,6 +214,18 @@ def test_report_page_links_every_bar_to_its_calls(served):
         assert client.get(b).status_code == 200, b
 
 
+def test_report_page_before_any_analytics_says_what_to_run(tmp_path):
+    from starlette.testclient import TestClient
+
+    from callscribe.web.app import create_app
+
+    data = _project(tmp_path, 5)
+    client = TestClient(create_app(data, data / "output" / "calls.db"), base_url="http://127.0.0.1")
+    for url in ("/report", "/report/calls?tracker=x"):
+        r = client.get(url)
+        assert r.status_code == 200 and "dvc repro analytics" in r.text
+
+
 def chromium_path():
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
