@@ -6,13 +6,14 @@ import numpy as np
 import pytest
 
 from callscribe.audio import load_audio, to_mono
-from callscribe.diarize import Turn, assign_speakers, diarizer, same_channels
+from callscribe.diarize import Turn, diarizer, same_channels
 from callscribe.engines import load_engine
 from callscribe.evaluate import diarization_error, load_turns, normalize, score
 from callscribe.merge import merge
 from callscribe.outputs import write_transcript
 from callscribe.records import Segment, Word
 from callscribe.settings import TranscribeSettings
+from callscribe.speaker_words import assign_speakers
 from callscribe.transcribe import transcribe_audio
 from tests.helpers import SAMPLES, find_sample
 
@@ -145,13 +146,13 @@ def test_long_call_is_clustered_on_a_sample_of_its_windows(sample_audio, monkeyp
     """A long call's affinity matrix would grow with the square of its length: past MAX_CLUSTERED
     windows only an even sample is clustered and the rest go to the nearest speaker. Shrinking the
     limit below this call's window count exercises that path on the reference call."""
-    from callscribe import diarize
+    from callscribe import diarize, voices
 
     path = find_sample(sample_audio, TWO_SPEAKERS)
     audio = to_mono(load_audio(path))
     d = diarizer()
     n_windows = len(diarize.windows(diarize.speech_regions(audio), len(d.log_mel(audio)))[0])
-    monkeypatch.setattr(diarize, "MAX_CLUSTERED", n_windows // 2)
+    monkeypatch.setattr(voices, "MAX_CLUSTERED", n_windows // 2)
     from pyannote.core import Annotation
     from pyannote.core import Segment as Span
 
