@@ -67,9 +67,11 @@ def prepared(call: dict, cache: Path) -> tuple[Transcript, diarize.Windows, dict
     if not asr.is_file() or not win.is_file():
         cache.mkdir(parents=True, exist_ok=True)
         settings = TranscribeSettings(workers=1, diarize=False).resolved()
-        engine = prepared.engine = getattr(prepared, "engine", None) or load_engine(settings)
         audio = load_audio(call["audio"])
-        diarize.diarizer()
+        if not hasattr(prepared, "engine"):  # load the model and the encoder, import the clustering: not timed
+            prepared.engine = load_engine(settings)
+            diarize.diarizer().turns(to_mono(audio)[: 20 * 16000], "auto")
+        engine = prepared.engine
         t0 = time.perf_counter()
         transcript, _ = transcribe_audio(engine, audio, settings)
         t1 = time.perf_counter()
@@ -179,12 +181,18 @@ def main():
               f"WDER {r['wder']:.1%} of {r['words']} words, "
               f"mid-sentence {r['mid_sentence_share']:.1%} of {r['changes']} changes, speakers {r['speakers_found']}, roles {r['roles']}, "
               f"diarization {r['diarize_share']:.1%} of transcription time")
+    timed = [f for k, r in results.items() if k.endswith("speakers=auto words=words") for f in r["files"].values()]
+    cost = {"calls": len(timed), "transcribe_s": round(sum(f["transcribe_s"] for f in timed), 2),
+            "diarize_s": round(sum(f["diarize_s"] for f in timed), 2)}
+    cost["diarize_share"] = round(cost["diarize_s"] / cost["transcribe_s"], 4) if timed else None
+    print(f"cost: diarization {cost['diarize_s']} s = {cost['diarize_share']:.1%} of transcription {cost['transcribe_s']} s "
+          f"({cost['calls']} calls, each timed side by side when first prepared)")
     if args.json:
         meta = {"command": " ".join(sys.argv), "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="minutes"),
                 "machine": f"{platform.machine()} {platform.processor() or ''} {len(__import__('os').sched_getaffinity(0))} cores".strip(),
                 "split": args.split}
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps({"meta": meta, "results": results}, indent=1) + "\n")
+        Path(args.json).write_text(json.dumps({"meta": meta, "cost": cost, "results": results}, indent=1) + "\n")
 
 
 if __name__ == "__main__":

@@ -11,9 +11,12 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 
-from callscribe.records import Word
+from callscribe.records import Transcript, Word
 from callscribe.speaker_words import SENTENCE_END
 
 MID_SENTENCE_GAP = 0.3  # s: the next word follows within this, so no pause separates the two
@@ -71,9 +74,25 @@ def speaker_changes(words: list[Word]) -> dict:
 
 def role_outcome(roles: dict | None, mapping: dict[str, str], named: bool) -> str:
     """'right' or 'wrong' when the call's parties were named agent/caller, 'generic' when the labels
-    stayed (with the guess right or wrong: 'generic, guess right'), 'none' with no guess at all.
+    stayed (with the guess right or wrong: 'generic, guess right'; 'generic, no evidence' when no
+    phrase leaned either way), 'none' when the call has not two speakers.
     `mapping`: hypothesis label -> reference role, from `wder`."""
     if not roles:
         return "none"
+    if roles["confidence"] <= 0.5:
+        return "generic, no evidence"
     right = mapping.get(roles["agent"]) == "agent" or (mapping.get(roles["caller"]) == "caller" and roles["agent"] not in mapping)
     return ("right" if right else "wrong") if named else f"generic, guess {'right' if right else 'wrong'}"
+
+
+def word_figures(reference, transcript_json) -> dict:
+    """WDER and mid-sentence changes of a written transcript (its JSON) against reference turns."""
+    transcript = Transcript.from_dict(json.loads(Path(transcript_json).read_text(encoding="utf-8")))
+    words = [w for s in transcript.segments for w in (s.words or [])]
+    for s in transcript.segments:
+        for w in s.words or []:
+            w.speaker = w.speaker or s.speaker
+    found = wder(reference, words)
+    changes = speaker_changes(words)
+    return {"wder": found["wder"], "words": found["words"], "mid_sentence_share": changes["mid_sentence_share"],
+            "speaker_changes": changes["changes"]}

@@ -166,12 +166,13 @@ def test_long_call_is_clustered_on_a_sample_of_its_windows(sample_audio, monkeyp
 @pytest.mark.slow
 def test_features_and_speech_are_computed_in_blocks(sample_audio):
     """Long calls are featurised a block at a time so memory stays bounded: the feature blocks must
-    join exactly; a VAD block seam may lose a little speech at the cut (Silero restarts), no more."""
+    join (to float rounding); a VAD block seam may lose a little speech at the cut (Silero restarts), no more."""
     from callscribe import diarize
 
     audio = to_mono(load_audio(find_sample(sample_audio, TWO_SPEAKERS)))
     d = diarizer()
-    np.testing.assert_array_equal(d.log_mel(audio, block=333), d.log_mel(audio, block=10**9))
+    # Equal up to float32 rounding: BLAS sums a block's product in an order that depends on its shape.
+    np.testing.assert_allclose(d.log_mel(audio, block=333), d.log_mel(audio, block=10**9), rtol=0, atol=1e-5)
     whole, blocked = diarize.speech_regions(audio, block_s=10**6), diarize.speech_regions(audio, block_s=15)
     speech = lambda regions: sum(e - s for s, e in regions)  # noqa: E731
     assert abs(speech(whole) - speech(blocked)) < 2 * 0.75  # two seams in a 44 s call

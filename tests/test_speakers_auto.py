@@ -148,3 +148,21 @@ def test_real_service_call_names_the_agent():
     assert set(transcript.speakers) == {"agent", "caller"} and transcript.roles["confidence"] >= 0.8
     agent_text = " ".join(s.text for s in transcript.segments if s.speaker == "agent").lower()
     assert "help" in agent_text
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (SHARED / "spokenwoz_calls_8k" / "stereo").is_dir(), reason="needs ../shared/data (SpokenWOZ stereo)")
+def test_a_real_call_gets_its_words_right_and_changes_between_sentences(tmp_path):
+    """MUL1423 (tuning half): the stereo original, mixed to one GSM line, transcribed with the defaults;
+    the reference is who speaks on which clean channel."""
+    from callscribe.speaker_metrics import speaker_changes, wder
+    from scripts.make_spokenwoz import build
+
+    row = next(r for r in build(SHARED, None, tmp_path) if r["audio"] == "MUL1423.wav")
+    settings = TranscribeSettings(workers=1, diarize=True).resolved()
+    transcript, _ = transcribe_audio(load_engine(settings), load_audio(tmp_path / row["audio"]), settings)
+    words = [w for s in transcript.segments for w in s.words]
+    scored = wder(load_turns(tmp_path / row["rttm"]), words)
+    assert scored["words"] > 150 and scored["wder"] < 0.05, scored
+    assert speaker_changes(words)["mid_sentence_share"] <= 0.08
+    assert transcript.roles["confidence"] >= 0.8 and scored["mapping"] == {"agent": "agent", "caller": "caller"}
