@@ -12,7 +12,8 @@ transcribed once with the default settings and no diarization (cached in --cache
 are its d-vector windows), then diarized with `speakers: 2` and `auto`, its words labelled two ways:
 `turns` (each word the speaker holding most of it, the previous way) and `words` (the word-level
 Viterbi of `callscribe.speaker_words`, the default). DER is pyannote.metrics' with no collar and with
-0.25 s forgiven either side of each reference boundary, over the whole file.
+0.25 s forgiven either side of each reference boundary, over the whole file, of the turns the
+pipeline writes as the call's RTTM.
 """
 
 from __future__ import annotations

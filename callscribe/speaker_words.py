@@ -123,6 +123,14 @@ def assign_speakers(segments: list[Segment], turns: Turns) -> list[Segment]:
     return out
 
 
+def named_turns(turns: list, labelled: list[Segment], named: list[Segment]) -> list[list]:
+    """The diarizer's turns as [start, end, speaker], speakers renamed as `named` renamed `labelled`'s
+    (agent, caller). The RTTM is written from these: their edges follow the voices, not the recogniser's
+    segments, which take in pauses (DER 6.6 % against 12.0 % on the SpokenWOZ tuning half)."""
+    rename = {a.speaker: b.speaker for a, b in zip(labelled, named)}
+    return [[t.start, t.end, rename.get(t.speaker, t.speaker)] for t in turns]
+
+
 def label_channel(segments: list[Segment], name: str) -> list[Segment]:
     return [replace(s, speaker=name, words=[replace(w, speaker=name) for w in s.words] if s.words is not None else None) for s in segments]
 

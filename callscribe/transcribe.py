@@ -85,6 +85,7 @@ def with_speakers(transcript: Transcript, mono: np.ndarray, settings: Transcribe
         turns = diarize.diarizer().turns(mono, settings.speakers)
         labelled = speaker_words.assign_speakers(transcript.segments, turns)
         transcript.segments, transcript.roles = roles.name_parties(labelled, settings.channel_names)
+        transcript.turns = speaker_words.named_turns(turns, labelled, transcript.segments)
         transcript.speakers = speaker_words.talk_time(transcript.segments)
     return transcript
 
