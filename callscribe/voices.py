@@ -4,7 +4,8 @@ Windows are clustered with scikit-learn's spectral clustering in the call's own 
 with `speakers: auto` deciding one voice or more by how coherent a two-way split is; then a Viterbi
 pass over the windows in time order scores each against the speaker centroids and charges a penalty
 for changing speaker (less across a pause). The constants depend on each other and on the encoder of
-`callscribe.diarize`; they were tuned on the tuning halves of bench/speaker_splits.json.
+`callscribe.diarize`; they were tuned on read-speech two-party mixes (scripts/make_twoparty.py) and
+checked on real calls; bench/diarization.py measures them on the splits of bench/speaker_splits.json.
 """
 
 from __future__ import annotations
