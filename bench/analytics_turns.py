@@ -113,7 +113,7 @@ def main() -> int:
                 for u in mine:
                     u.words = n * (u.end - u.start) / total
         raw = units(transcript)
-        named = roles(transcript, p.agent_phrases)
+        named = roles(transcript)
         auto = [Unit(u.start, u.end, named.get(u.party, u.party), u.words) for u in raw]
         truth = oracle(raw, ref)
         orc = [Unit(u.start, u.end, truth[u.party], u.words) for u in raw]

@@ -52,12 +52,12 @@ def test_measures_of_a_call_worked_out_by_hand():
 def test_words_closer_than_a_pause_are_one_stretch_and_roles_come_from_the_greeting():
     t = {"segments": [seg(0.5, 2.0, "SPEAKER_01", "hello hi"), seg(2.5, 6.0, "SPEAKER_00", "thank you for calling how can I help"),
                       seg(7.0, 12.0, "SPEAKER_01", "I want to cancel my policy please today")]}
-    assert roles(t, P.agent_phrases) == {"SPEAKER_00": "agent", "SPEAKER_01": "caller"}  # the caller spoke first
+    assert roles(t) == {"SPEAKER_00": "agent", "SPEAKER_01": "caller"}  # the caller spoke first
     call, parties, named = of_transcript(t, 12.0, P)
     assert call["first_agent_word_s"] == 2.5 and parties["caller"]["words"] == 10
-    assert roles({"segments": [seg(0, 2, "SPEAKER_00", "so anyway")]}, P.agent_phrases) == {"SPEAKER_00": "caller"}
+    assert roles({"segments": [seg(0, 2, "SPEAKER_00", "so anyway")]}) == {"SPEAKER_00": "caller"}
     stereo = {"segments": [seg(0, 2, "caller", "hello"), seg(1, 3, "agent", "hi there")]}
-    assert roles(stereo, P.agent_phrases) == {"caller": "caller", "agent": "agent"}
+    assert roles(stereo) == {"caller": "caller", "agent": "agent"}
 
 
 def test_trackers_match_fuzzily_by_stem_party_and_time():

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import bisect
 import itertools
-import re
 from dataclasses import dataclass
 
 from callscribe.analytics.params import Analytics
+from callscribe.records import Segment
+from callscribe.roles import guess
 
 AGENT, CALLER = "agent", "caller"
 
@@ -39,29 +40,22 @@ def units(transcript: dict) -> list[Unit]:
     return sorted(out, key=lambda u: u.start)
 
 
-def _normal(text: str) -> str:
-    return " ".join(re.findall(r"[a-z0-9']+", text.lower()))
-
-
-def roles(transcript: dict, agent_phrases: list[str]) -> dict[str, str]:
-    """Speaker label -> party. Stereo calls name their channels agent and caller already; in a diarized call the
-    agent is the speaker who first says an agent's phrase ("thank you for calling") in the first minute, else
-    the one who speaks first, and the caller is the other speaker who talks most. Further speakers keep their label."""
+def roles(transcript: dict) -> dict[str, str]:
+    """Speaker label -> party. Stereo calls name their channels agent and caller, and the pipeline names a mono
+    call's parties when callscribe.roles is confident; otherwise its guess is taken here all the same (the
+    report counts parties, a person reads the transcript), between the two speakers who talk most. One voice
+    alone is a caller (a voicemail line). Further speakers keep their label."""
     segs = [s for s in transcript.get("segments") or [] if s.get("speaker")]
-    labels = list(dict.fromkeys(s["speaker"] for s in sorted(segs, key=lambda s: s["start"])))
-    if AGENT in labels or CALLER in labels or not labels:
-        return {s: s for s in labels}
-    phrases = [_normal(p) for p in agent_phrases]
-    agent = next((s["speaker"] for s in segs if s["start"] < 60 and any(p in _normal(s.get("text") or "") for p in phrases)), None)
-    if agent is None:
-        if len(labels) == 1:
-            return {labels[0]: CALLER}  # one voice and no greeting: a caller on a voicemail line
-        agent = labels[0]
     talk: dict[str, float] = {}
     for s in segs:
         talk[s["speaker"]] = talk.get(s["speaker"], 0.0) + s["end"] - s["start"]
-    others = sorted((s for s in labels if s != agent), key=lambda s: -talk.get(s, 0.0))
-    return {agent: AGENT, **({others[0]: CALLER} if others else {}), **{s: s for s in others[1:]}}
+    if AGENT in talk or CALLER in talk or not talk:
+        return {s: s for s in talk}
+    if len(talk) == 1:
+        return {next(iter(talk)): CALLER}
+    two = sorted(talk, key=lambda s: -talk[s])[:2]
+    found = guess([Segment(s["start"], s["end"], s.get("text") or "", speaker=s["speaker"]) for s in segs if s["speaker"] in two])
+    return {**{s: s for s in talk}, found["agent"]: AGENT, found["caller"]: CALLER}
 
 
 def stretches(items: list[Unit], pause: float) -> dict[str, list[tuple[float, float, int]]]:
@@ -157,7 +151,7 @@ def _rounded(d: dict) -> dict:
 
 def of_transcript(transcript: dict, duration: float, p: Analytics) -> tuple[dict, dict[str, dict], dict[str, str]]:
     """Measures of a call's transcript with its speakers named as parties; and the label -> party map used."""
-    named = roles(transcript, p.agent_phrases)
+    named = roles(transcript)
     items = [Unit(u.start, u.end, named.get(u.party, u.party), u.words) for u in units(transcript)]
     call, parties = measure(items, duration or float(transcript.get("duration") or 0.0), p)
     return call, parties, named

@@ -39,7 +39,6 @@ class Analytics(BaseModel):
     hold_seconds: float = Field(15.0, gt=0)  # ... and this long or longer as hold
     backchannel_seconds: float = Field(1.0, ge=0)  # a start over the other party shorter than this is a backchannel, not an interruption
     match_score: float = Field(85, ge=50, le=100)  # rapidfuzz ratio (0-100) a tracker phrase needs
-    agent_phrases: list[str] = ["thank you for calling", "how can i help", "how may i help", "customer service", "speaking"]
     trackers: dict[str, Tracker] = {}
     reasons: Reasons = Reasons()
 

@@ -35,7 +35,7 @@ def _key(*parts) -> str:
 def keys(p: Analytics) -> tuple[str, str]:
     """(measures and trackers key, reasons key): what decides measuring again, and fitting again."""
     measures = _key(p.model_dump(exclude={"reasons"}))
-    fit = _key(p.reasons.model_dump(exclude={"names"}), p.agent_phrases)
+    fit = _key(p.reasons.model_dump(exclude={"names"}))
     return measures, fit
 
 
