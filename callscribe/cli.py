@@ -105,14 +105,16 @@ def cmd_transcribe(args) -> int:
     entries = Journal(out / "journal.jsonl").entries()
     redactions = {}
     if masker is not None:
-        from callscribe.redact import Tally
+        from callscribe.redact import Tally, bleep_copy
 
-        tally = Tally(masker.settings, out / "redacted_audio")
+        tally = Tally(masker.settings)
         for job in jobs:
             e = entries.get(job.id, {})
             if e.get("json"):
-                t = Transcript.from_dict(json.loads((out / e["json"]).read_text(encoding="utf-8"))) if args.redact_audio else None
-                redactions[job.id] = tally.add(job.id, t, e.get("redactions"), job.path)
+                if args.redact_audio:
+                    t = Transcript.from_dict(json.loads((out / e["json"]).read_text(encoding="utf-8")))
+                    bleep_copy(t, masker.settings, job.path, out / "redacted_audio" / f"{job.id}.wav")
+                redactions[job.id] = tally.add(e.get("redactions"))
         totals = tally.metrics()
         write_json(out / "redactions.json", totals)
         print(f"callscribe: redacted {totals['by_kind']}", file=sys.stderr)

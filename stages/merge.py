@@ -18,16 +18,13 @@ def main():
     out = read_jsonl("data/filtered_out.jsonl")
     dropped = {r["id"]: r["reason"] for r in out}
     duplicate_of = {r["id"]: r["duplicate_of"] for r in out if r.get("duplicate_of")}
-    try:
-        settings = RedactSettings.from_params(p.get("redact"))
-    except ValueError as e:
-        sys.exit(f"merge: {e}")
+    settings = RedactSettings.from_params(p["redact"])
     Path("data/output/audio").mkdir(parents=True, exist_ok=True)  # a DVC output even when empty
     # The transcribe stage masked the text; here each row gets the counts, and the audio copies are made.
-    redactor = Tally(settings, Path("data/output/audio")) if settings.enabled else None
+    redactor = Tally(settings) if settings.enabled else None
     try:
         rows, metrics = merge(profile, selected, dropped, Path("data/transcripts"), Path("data/output"), p["merge"]["formats"],
-                              duplicate_of, redactor)
+                              duplicate_of, redactor, Path("data/output/audio"))
     except MissingShard as e:
         sys.exit(f"merge: {e}")
     write_jsonl("data/output/calls.jsonl", rows)

@@ -110,7 +110,7 @@ def test_only_the_kinds_asked_for():
     assert [k for k, _ in found(text)] == ["card", "email"]
     words = text.split()
     assert [f.kind for f in find(words, RedactSettings.from_params({"enabled": True, "kinds": ["email"]}))] == ["email"]
-    with pytest.raises(ValueError, match="unknown kind"):
+    with pytest.raises(ValueError, match=r"redact.kinds is \['cards'\]: give all, or a list of some of card"):
         RedactSettings.from_params({"kinds": "cards"})
 
 
