@@ -4,6 +4,7 @@ every word keeping its times."""
 from __future__ import annotations
 
 import copy
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -11,6 +12,7 @@ from callscribe.records import Transcript, Word
 from callscribe.redact.recognizers import find
 from callscribe.redact.settings import ENTITY, RedactSettings
 
+SPACES = re.compile(r"\s{2,}")
 
 @dataclass
 class Redaction:
@@ -76,7 +78,7 @@ def redact(t: Transcript, settings: RedactSettings) -> Redaction:
             if seg.words and hit:
                 w = seg.words[wi]
                 seg.words[wi] = Word(w.start, w.end, masked, w.probability, w.speaker)
-        seg.text = _join(tokens, label)
+        seg.text = SPACES.sub(" ", _join(tokens, label))  # a word's own trailing space beside a mask: one space
         if not seg.words:
             seg.text = seg.text.strip()
     t.text = " ".join(s.text.strip() for s in t.segments if s.text.strip())

@@ -12,10 +12,12 @@ from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 
+from callscribe.redact.context import DIGIT_KINDS, context_spans, widen
 from callscribe.redact.settings import ENTITY, KIND_OF, KINDS, RedactSettings
 from callscribe.spoken import Normalised, normalise
 
 THRESHOLD = 0.5  # a weak pattern (a bare 9-digit number) needs a context word ("social security") to pass
+CONTEXT_SCORE = 0.45  # a number masked by context alone (callscribe.redact.context): a validated kind wins over it
 
 
 @dataclass
@@ -233,4 +235,20 @@ def find(words: list[str], settings: RedactSettings) -> list[Found]:
     for f in found:
         if all(f.last < k.first or f.first > k.last for k in kept):
             kept.append(f)
-    return sorted(kept, key=lambda f: f.first)
+    for f in kept:  # the whole number: with the digits said right before or after it ("One, [PHONE]")
+        if f.kind in DIGIT_KINDS:
+            f.words = widen(f.words, words)
+    # After a strong context word, a number no recognizer validated (a digit misheard or dropped); where a
+    # recognizer found part of it, that span takes in the rest.
+    kept += [Found(kind, idx, CONTEXT_SCORE) for kind, idx in context_spans(words, settings.kinds)]
+    kept.sort(key=lambda f: (f.first, -f.score))
+    merged: list[Found] = []
+    for f in kept:
+        if merged and f.first <= merged[-1].last:
+            last = merged[-1]
+            last.words = sorted(set(last.words) | set(f.words))
+            if f.score > last.score:
+                last.kind, last.score = f.kind, f.score
+        else:
+            merged.append(f)
+    return merged

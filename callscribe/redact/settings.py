@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field, field_validator
 KINDS = ("card", "ssn", "dob", "policy", "phone", "email", "address")
 ENTITY = {"card": "CARD", "ssn": "SSN", "dob": "DOB", "policy": "POLICY", "phone": "PHONE", "email": "EMAIL", "address": "ADDRESS"}
 KIND_OF = {v: k for k, v in ENTITY.items()}
-RULES = 1  # bump when the recognizers change: transcripts already written are then redacted again (callscribe.privacy)
+RULES = 2  # bump when the recognizers change: transcripts already written are then redacted again (callscribe.privacy)
 LABELS = frozenset(f"[{e}]" for e in ENTITY.values())
 Kind = Literal[KINDS]
 
