@@ -11,9 +11,10 @@ e-mail, street address.
 
 from callscribe.redact.audio import bleep_audio, bleep_copy, masked_spans
 from callscribe.redact.mask import Redaction, redact
+from callscribe.redact.masker import Masked, remask
 from callscribe.redact.recognizers import Found, find
 from callscribe.redact.settings import KINDS, RedactParams, RedactSettings
 from callscribe.redact.tally import Tally
 
-__all__ = ["KINDS", "Found", "RedactParams", "RedactSettings", "Redaction", "Tally", "bleep_audio", "bleep_copy", "find",
-           "masked_spans", "redact"]
+__all__ = ["KINDS", "Found", "Masked", "RedactParams", "RedactSettings", "Redaction", "Tally", "bleep_audio", "bleep_copy", "find",
+           "masked_spans", "redact", "remask"]
