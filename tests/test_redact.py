@@ -142,6 +142,9 @@ def masked(text: str, times: bool = True) -> str:
     ("My social is 229 4 time 837, okay?", "My social is [SSN] okay?"),
     ("Social is five three six, two time, four four one.", "Social is [SSN]"),
     ("my social is oh oh oh one two three four five six", "my social is [SSN]"),  # fails the SSA rules: masked all the same
+    # what Whisper base made of an espeak-ng card number through the GSM line (tests/test_redact_pipeline.py)
+    ("And the discovered card you'd like to use 6 nm of 1, 1 nm of nm of 9, 9 nm of 1, 3, 9, 4, 2, 4 Great, we have three cards",
+     "And the discovered card you'd like to use [CARD] Great, we have three cards"),
     ("The card number is four one one one, one won one one, one one one", "The card number is [CARD]"),
     ("my account number is 4471 2290", "my account number is [POLICY]"),  # short, validates as nothing
     ("the routing number is one two one time zero zero two four eight", "the routing number is [POLICY]"),
@@ -163,6 +166,8 @@ def test_a_number_after_a_strong_context_word_is_masked_whole_even_when_it_does_
     "I was born in a small town with two brothers.",
     "The card was charged on the fifth at ten thirty.",
     "The account was opened in nineteen ninety nine.",
+    "I got the card for 3 of the 4 of us.",
+    "My account has 2 cars and 3 drivers, and 1 boat.",
 ])
 def test_numbers_after_a_context_word_that_are_no_identifier_stay(text):
     assert masked(text) == text

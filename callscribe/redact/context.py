@@ -20,6 +20,7 @@ CONTEXT = {"social": "ssn", "ssn": "ssn", "card": "card", "visa": "card", "maste
            "dob": "dob", "phone": "phone", "cell": "phone", "mobile": "phone", "telephone": "phone"}
 AFTER = 8  # words after the context word within which the number starts ("social security number? Yes, it's two ...")
 MIN_DIGITS = 3  # fewer is a count ("the card, one second"), not an identifier
+NOISE = 4  # short words between two digits taken as ASR's noise inside the number, at most
 SHORT = 5  # a run shorter than this after a preposition is a time or a date ("at ten thirty", "in 2019")
 # Words ASR writes for a spoken digit: taken as digits inside a run of them, never alone.
 SOUNDS_LIKE = {"time", "nein", "niner", "for", "fore", "to", "too", "won", "ate", "tree", "sex", "fife"}
@@ -46,8 +47,8 @@ def digits_in(word: str) -> int:
 
 
 def _run(low: list[str], start: int) -> tuple[int, int, int] | None:
-    """The run of number words starting at or just after `start`: (first, last, digits), fillers and
-    sound-alikes inside it; None when no number starts there."""
+    """The run of number words starting at or just after `start`: (first, last, digits said as digits),
+    fillers, sound-alikes and ASR's noise inside it; None when no number starts there."""
     first = next((j for j in range(start, min(start + 2, len(low))) if digits_in(low[j])), None)
     if first is None:
         return None
@@ -61,13 +62,25 @@ def _run(low: list[str], start: int) -> tuple[int, int, int] | None:
             pair = w in UNITS and j > first and low[j - 1] in TENS  # "ninety nine": two digits, not three
             count, last = count + (0 if pair else n), j
         elif w in SOUNDS_LIKE and (digits_in(low[j - 1]) or j + 1 < len(low) and digits_in(low[j + 1])):
-            count, last = count + 1, j
+            last = j  # masked with the number, not counted: "for 3 of the 4" holds two digits
         elif w in BACKCHANNELS and j + 1 < len(low) and digits_in(low[j + 1]):
             pass  # the other side's "okay" between two groups (left unmasked)
+        elif _noise_then_digit(low, j):
+            pass  # what ASR made of the words between digits ("6 nm of 1, 1 nm of nm of 9"): the run goes on
         elif not (w in FILLERS or w in ("", "dash", "hyphen", "double", "triple")):
             break
         j += 1
     return first, last, count
+
+
+def _noise_then_digit(low: list[str], j: int) -> bool:
+    """Whether up to NOISE short words from `j` on are followed by a digit."""
+    for k in range(j, min(j + NOISE + 1, len(low))):
+        if digits_in(low[k]):
+            return k > j
+        if not (low[k].isalpha() and len(low[k]) <= 3) or low[k] in UNITS_AFTER or low[k] in BEFORE_TIME:
+            return False
+    return False
 
 
 def context_spans(words: list[str], kinds: tuple[str, ...]) -> list[tuple[str, list[int]]]:
