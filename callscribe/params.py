@@ -55,12 +55,12 @@ def defaults(cls: type) -> dict:
     return cls().model_dump()
 
 
-def _unknown(section: str, given: dict, known: list[str]) -> str | None:
+def _unknown(given: dict, known: list[str]) -> str | None:
+    """The first key of `given` that is not in `known`, with the nearest known one ("did you mean")."""
     for key in given:
         if key not in known:
             near = difflib.get_close_matches(str(key), known, n=1)
-            hint = f"did you mean `{near[0]}`?" if near else f"known keys: {', '.join(known)}"
-            return f"{section}.{key} is not a known param: {hint}"
+            return f"{key} is not known: " + (f"did you mean `{near[0]}`?" if near else f"give one of {', '.join(known)}")
     return None
 
 
@@ -102,8 +102,8 @@ def check_section(section: str, cls: type, given: dict):
     if not isinstance(given, dict):
         raise ParamsError(f"{section} is {given!r}: give a mapping of its keys")
     known = keys(cls)
-    if known and (problem := _unknown(section, given, known)):
-        raise ParamsError(problem)
+    if known and (problem := _unknown(given, known)):
+        raise ParamsError(f"{section}.{problem}")
     try:
         if dataclasses.is_dataclass(cls):
             value = cls(**given)
@@ -129,9 +129,8 @@ def check(params: dict) -> dict:
     defaults filled in where a key is left out. ParamsError names the first wrong section's keys."""
     if not isinstance(params, dict):
         raise ParamsError("params.yaml: give a mapping of sections (extract:, transcribe:, ...)")
-    problem = _unknown("section", params, list(SECTIONS))
-    if problem:
-        raise ParamsError(f"params.yaml: {problem.replace('section.', 'section ').replace('a known param', 'a known section')}")
+    if problem := _unknown(params, list(SECTIONS)):
+        raise ParamsError(f"params.yaml: section {problem}")
     out = {}
     for section in SECTIONS:
         cls = schema(section)

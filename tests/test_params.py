@@ -65,9 +65,9 @@ def test_a_shard_out_of_order_or_an_unknown_key_or_section_is_named():
     bad = {**PARAMS, "shards": {**PARAMS["shards"], "2025-10": {"start": "2025-10-31", "end": "2025-10-01"}}}
     with pytest.raises(params.ParamsError, match=r"^params.yaml: shards.2025-10 is .*: give a range that ends on or after its start$"):
         params.check(bad)
-    with pytest.raises(params.ParamsError, match=r"^params.yaml: transcribe.beem_size is not a known param: did you mean `beam_size`\?$"):
+    with pytest.raises(params.ParamsError, match=r"^params.yaml: transcribe.beem_size is not known: did you mean `beam_size`\?$"):
         params.check({**PARAMS, "transcribe": {**PARAMS["transcribe"], "beem_size": 2}})
-    with pytest.raises(params.ParamsError, match=r"^params.yaml: section tarnscribe is not a known section: did you mean `transcribe`\?$"):
+    with pytest.raises(params.ParamsError, match=r"^params.yaml: section tarnscribe is not known: did you mean `transcribe`\?$"):
         params.check({**PARAMS, "tarnscribe": {}})
 
 
@@ -79,7 +79,7 @@ def test_a_new_section_is_one_line_in_the_registry(monkeypatch):
     sys.modules["callscribe_test_analytics"].AnalyticsParams = AnalyticsParams
     monkeypatch.setitem(params.SECTIONS, "analytics", "callscribe_test_analytics:AnalyticsParams")
     assert params.check(PARAMS)["analytics"] == {"window": 30}
-    with pytest.raises(params.ParamsError, match=r"analytics.windw is not a known param: did you mean `window`\?"):
+    with pytest.raises(params.ParamsError, match=r"analytics.windw is not known: did you mean `window`\?"):
         params.check({**PARAMS, "analytics": {"windw": 3}})
 
 
