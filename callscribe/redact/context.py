@@ -3,9 +3,10 @@
 A number read out after "social security number" is personal data even when the ASR wrote one digit as a
 word that sounds like it ("time" for nine) or dropped one, so that it no longer validates. After a strong
 context word, the run of digits that starts within a few words (numerals or number words, those
-sound-alikes inside it, fillers between) is masked as that word's kind when it holds a few digits, unless
-it reads as an amount, a time or a year. And a number found by its recognizer takes in the digits said
-just before or after it ("One, [PHONE]": the country code before a pause), so the whole of it is masked.
+sound-alikes and fillers inside it, and a few short words of ASR noise between digits) is masked as that
+word's kind when it says a few digits, unless it reads as an amount, a time or a year. And a number found
+by its recognizer takes in the digits said just before or after it ("One, [PHONE]": the country code
+before a pause), so the whole of it is masked.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ AFTER = 8  # words after the context word within which the number starts ("socia
 MIN_DIGITS = 3  # fewer is a count ("the card, one second"), not an identifier
 NOISE = 4  # short words between two digits taken as ASR's noise inside the number, at most
 SHORT = 5  # a run shorter than this after a preposition is a time or a date ("at ten thirty", "in 2019")
-# Words ASR writes for a spoken digit: taken as digits inside a run of them, never alone.
+# Words ASR writes for a spoken digit: masked inside a run of digits (not counted as digits), never alone.
 SOUNDS_LIKE = {"time", "nein", "niner", "for", "fore", "to", "too", "won", "ate", "tree", "sex", "fife"}
 UNITS_AFTER = {"dollar", "dollars", "cents", "bucks", "percent", "pounds", "miles", "minutes", "hours", "days", "weeks",
                "months", "years", "o'clock", "am", "pm", "a.m.", "p.m.", "thousand", "grand"}
