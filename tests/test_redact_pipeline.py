@@ -193,7 +193,10 @@ def test_cli_redact_writes_masked_files_and_counts(tmp_path, call_audio):
     kept = tmp_path / "kept"
     run = subprocess.run([*cmd[:6], str(kept), *cmd[7:], "--keep-unredacted"], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
+    held = set()
     for path, body in texts_in(kept):
         private = "unredacted" in path.relative_to(kept).parts
-        leaked = any(leaks(body, card_digits(c)) for c, _ in CALLS.values())
-        assert leaked == private or path.suffix == ".rttm", path  # RTTM files hold speaker turns, no text
+        leaked = {c for c, _ in CALLS.values() if leaks(body, card_digits(c))}
+        assert not leaked or private, path
+        held |= leaked
+    assert len(held) >= 2  # the originals: each card the ASR wrote whole (it may garble one: masked by context all the same)
