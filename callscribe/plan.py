@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
-
 def size(b: float) -> str:
     """Bytes as people read them: 740 MB, 12.4 GB, 1.2 TB."""
     for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6)):
