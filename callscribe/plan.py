@@ -45,17 +45,20 @@ def measure_archives(archives: list[str], profile: Path | None = None) -> Archiv
     there is one, else estimated from a few members' bytes per second."""
     import soundfile as sf
 
+    from callscribe.archive import is_junk
+
     a, probes = Archive(), []
     for name in map(Path, archives):
         if name.is_file() and zipfile.is_zipfile(name):
             a.zip_bytes += name.stat().st_size
             with zipfile.ZipFile(name) as zf:
-                members = [m for m in zf.infolist() if m.filename.lower().endswith(".wav") and not m.is_dir()]
+                members = [m for m in zf.infolist() if m.filename.lower().endswith(".wav") and not m.is_dir() and not is_junk(m.filename)]
                 a.audio_bytes += sum(m.file_size for m in members)
                 a.files += len(members)
                 probes += [(name, m) for m in sorted(members, key=lambda m: -m.file_size)[:3]]
         elif name.is_dir():
-            wavs = [p for p in name.rglob("*") if p.is_file() and p.suffix.lower() == ".wav"]
+            wavs = [p for p in name.rglob("*")
+                    if p.is_file() and p.suffix.lower() == ".wav" and not is_junk(p.relative_to(name).as_posix())]
             a.audio_bytes += sum(p.stat().st_size for p in wavs)
             a.files += len(wavs)
             probes += [(None, p) for p in sorted(wavs, key=lambda p: -p.stat().st_size)[:3]]
@@ -173,9 +176,10 @@ def disk_lines(a: Archive, speed: Speed | None, fs: str) -> list[tuple[str, floa
         output = speed.output_bytes * per_second
         lines.append(("data/transcripts (JSON + store)", shard))
         lines.append(("data/output/transcripts (merge.formats)", output))
-        lines.append(("data/output/calls.db (index, ~0.25 MB per audio hour)", a.seconds / 3600 * 0.25e6))
+        index = a.seconds / 3600 * 0.25e6  # docs/PERFORMANCE.md: 398 MB for 1,643 h
+        lines.append(("data/output/calls.db (index)", index))
         if copies:
-            lines.append(("DVC cache of the transcripts and outputs (copies)", shard + output))
+            lines.append(("DVC cache of the transcripts, outputs and index (copies)", shard + output + index))
     return lines
 
 
