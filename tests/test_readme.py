@@ -52,3 +52,23 @@ def test_readme_blocks_run_on_a_fresh_copy(tmp_path):
             assert "model: tiny.en" in (project / "params.yaml").read_text()
             assert (project / "metrics.json").read_text() != committed
     assert committed is not None and (project / "data/output/calls.db").exists()
+
+
+DOCS = [REPO / "README.md", REPO / "ARCHITECTURE.md", *sorted((REPO / "docs").rglob("*.md"))]
+DIARY = re.compile(r"\bissue[ -]\d+|\b(first|second|third|fourth) pass\b|tried and not|temporary hook|another engineer", re.I)
+
+
+def test_the_readme_stays_short_and_the_docs_keep_no_diary():
+    assert len((REPO / "README.md").read_text(encoding="utf-8").splitlines()) < 220
+    diary = [(p.relative_to(REPO), m.group(0)) for p in DOCS for m in DIARY.finditer(p.read_text(encoding="utf-8"))]
+    assert not diary, f"the story of how a figure was reached belongs in git history: {diary}"
+
+
+def test_every_relative_link_in_the_docs_resolves():
+    broken = []
+    for doc in DOCS:
+        text = re.sub(r"<!--.*?-->", "", doc.read_text(encoding="utf-8"), flags=re.S)  # placeholders for the lead
+        for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", text):
+            if "://" not in target and not (doc.parent / target).exists():
+                broken.append(f"{doc.relative_to(REPO)}: {target}")
+    assert not broken, broken
