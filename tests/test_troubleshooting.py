@@ -1,12 +1,12 @@
 """Every message the code can show a user has an entry in docs/guide/troubleshooting.md.
 
-Messages are read from the source: what `raise SomethingError(...)`, `return SomethingError(...)`,
-`SystemExit(...)` and `sys.exit(...)` carry, every call's `reason`, and what is printed to stderr that
-reports a problem. Each is matched by its keys: every literal part of 10 characters or more, cut to
-its first 40 (backticks, case and spacing ignored, so the page may quote it as code, with PATH or …
-where the code fills something in). A message that is only a prefix around another one
-(`f"extract: {e}"`) has no key of its own. When this test fails it lists each
-message without an entry, with where it is raised and the key to quote on the page.
+Messages are read from the source: what every `raise X(...)`, `return SomethingError(...)` and
+`sys.exit(...)` carry, every call's `reason` and warning, and every line printed to stderr. Each is
+matched by its keys: every literal part of 10 characters or more, cut to its first 40 (backticks,
+case and spacing ignored, so the page may quote it as code, with PATH or … where the code fills
+something in). A message that is only a prefix around another one (`f"extract: {e}"`) has no key of
+its own. When this test fails it lists each message without an entry, where it is raised, and the
+keys to quote on the page.
 """
 
 import ast
@@ -20,7 +20,6 @@ SOURCES = sorted((REPO / "callscribe").rglob("*.py")) + sorted((REPO / "stages")
 KEY_CHARS = 40
 MIN_CHARS = 10  # shorter literal parts are punctuation around a message from elsewhere
 PREFIX = re.compile(r"^\s*((callscribe|callscribe \w+|extract|filter|transcribe|merge|index|error):\s*)+")  # "callscribe: error: "
-PROBLEM = re.compile(r"error|cannot|can't|failed|lost|unknown|refus|interrupted|missing|died|no match|not a |no such", re.I)
 
 
 @dataclass
@@ -57,39 +56,39 @@ def name_of(func) -> str:
     return func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
 
 
-def messages_in(tree: ast.AST) -> list[tuple[int, ast.AST, bool]]:
-    """(line, message node, needs a problem word) for every user-facing message in a module."""
+def messages_in(tree: ast.AST) -> list[tuple[int, ast.AST]]:
+    """(line, message node) for every user-facing message in a module."""
     found = []
     for node in ast.walk(tree):
-        call = node.exc if isinstance(node, ast.Raise) else node.value if isinstance(node, ast.Return) else None
-        if isinstance(call, ast.Call):
-            if (name_of(call.func).endswith("Error") or name_of(call.func) == "SystemExit") and call.args:
-                found.append((node.lineno, call.args[0], False))
+        if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call) and node.exc.args:  # any exception raised with a message
+            found.append((node.lineno, node.exc.args[0]))
+        elif isinstance(node, ast.Return) and isinstance(node.value, ast.Call) and name_of(node.value.func).endswith("Error"):
+            found += [(node.lineno, node.value.args[0])] if node.value.args else []
         elif isinstance(node, ast.Call) and name_of(node.func) == "exit" and node.args and isinstance(node.func, ast.Attribute):
-            found.append((node.lineno, node.args[0], False))
+            found.append((node.lineno, node.args[0]))
         elif isinstance(node, ast.Call) and name_of(node.func) == "print" and node.args:
             if any(k.arg == "file" and "stderr" in ast.unparse(k.value) for k in node.keywords):
-                found.append((node.lineno, node.args[0], True))
+                found.append((node.lineno, node.args[0]))
         if isinstance(node, ast.Call):
-            found += [(node.lineno, k.value, False) for k in node.keywords if k.arg == "reason"]
+            found += [(node.lineno, k.value) for k in node.keywords if k.arg == "reason"]
             if node.args and (name_of(node.func) == "unreadable" or  # a profile row's error
                               (name_of(node.func) == "append" and "warning" in ast.unparse(node.func))):
-                found.append((node.lineno, node.args[0], False))
+                found.append((node.lineno, node.args[0]))
         elif isinstance(node, ast.Assign) and any(name_of(t) == "reason" for t in node.targets):
-            found.append((node.lineno, node.value, False))
+            found.append((node.lineno, node.value))
     for fn in ast.walk(tree):  # drop_reason(), repetition_warning(): every string they return
         if isinstance(fn, ast.FunctionDef) and fn.name.endswith(("reason", "warning")):
-            found += [(r.lineno, r.value, False) for r in ast.walk(fn) if isinstance(r, ast.Return) and literal_parts(r.value)]
+            found += [(r.lineno, r.value) for r in ast.walk(fn) if isinstance(r, ast.Return) and literal_parts(r.value)]
     return found
 
 
 def code_messages() -> list[Message]:
     out = []
     for path in SOURCES:
-        for line, node, needs_problem in messages_in(ast.parse(path.read_text(encoding="utf-8"))):
+        for line, node in messages_in(ast.parse(path.read_text(encoding="utf-8"))):
             parts = [PREFIX.sub("", p).strip(" ()[];:.,\n") for p in literal_parts(node)]
             keys = [normal(p)[:KEY_CHARS] for p in parts if len(p) >= MIN_CHARS]
-            if keys and not (needs_problem and not PROBLEM.search(" ".join(parts))):
+            if keys:
                 out.append(Message(f"{path.relative_to(REPO)}:{line}", keys, shown(node)))
     return out
 
