@@ -32,7 +32,7 @@ test: setup system
 bench: setup
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python $(BENCH)
 
-# Disk and hours the archive in params.yaml needs here (measures this machine for about a minute).
+# Disk and hours the archive in params.yaml needs here (measures this machine for a minute or two).
 plan: setup
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/callscribe plan
 

@@ -220,8 +220,9 @@ def run_plan(args) -> int:
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("plan", help="disk and hours the archive in params.yaml needs on this machine (measures for about a minute)")
+    p = sub.add_parser("plan", help="disk and hours the archive in params.yaml needs on this machine (measures for a minute or two)")
     p.add_argument("--params", default="params.yaml")
-    p.add_argument("--seconds", type=float, default=120, help="seconds of sample calls to transcribe for the speed (default 120)")
+    p.add_argument("--seconds", type=float, default=400,
+                   help="seconds of sample calls to transcribe for the speed (default 400: the sample calls of 10 s to 5 min)")
     p.add_argument("--no-measure", action="store_true", help="disk only: transcribe nothing")
     p.set_defaults(run=run_plan)
