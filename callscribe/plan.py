@@ -40,12 +40,19 @@ class Archive:
     source: str = ""  # where the seconds come from
 
 
+def spread(files: list, size, n: int = 50) -> list:
+    """Up to `n` files spread evenly over the sizes (skipping any over 64 MB: no zip bomb's giants)."""
+    ordered = [f for f in sorted(files, key=size) if size(f) < 64e6]
+    return ordered[:: max(1, len(ordered) // n)][:n]
+
+
 def measure_archives(archives: list[str], profile: Path | None = None) -> Archive:
     """Sizes of the zips (or folders) in extract.archives; audio seconds from data/profile.jsonl when
     there is one, else estimated from a few members' bytes per second."""
     import soundfile as sf
 
-    from callscribe.archive import is_junk
+    from callscribe.archive import archive_stem, is_junk
+    from callscribe.fileio import read_jsonl
 
     a, probes = Archive(), []
     for name in map(Path, archives):
@@ -55,38 +62,38 @@ def measure_archives(archives: list[str], profile: Path | None = None) -> Archiv
                 members = [m for m in zf.infolist() if m.filename.lower().endswith(".wav") and not m.is_dir() and not is_junk(m.filename)]
                 a.audio_bytes += sum(m.file_size for m in members)
                 a.files += len(members)
-                probes += [(name, m) for m in sorted(members, key=lambda m: -m.file_size)[:3]]
+                probes += [(name, m) for m in spread(members, lambda m: m.file_size)]
         elif name.is_dir():
             wavs = [p for p in name.rglob("*")
                     if p.is_file() and p.suffix.lower() == ".wav" and not is_junk(p.relative_to(name).as_posix())]
             a.audio_bytes += sum(p.stat().st_size for p in wavs)
             a.files += len(wavs)
-            probes += [(None, p) for p in sorted(wavs, key=lambda p: -p.stat().st_size)[:3]]
+            probes += [(None, p) for p in spread(wavs, lambda p: p.stat().st_size)]
         else:
             raise SystemExit(f"callscribe plan: {name}: no such zip or folder; fix extract.archives in params.yaml")
-    if profile is not None and profile.exists():
-        from callscribe.fileio import read_jsonl
-
-        rows = read_jsonl(profile)
+    stems = {archive_stem(Path(x)) for x in archives}
+    rows = [r for r in read_jsonl(profile) if r.get("archive") in stems] if profile is not None and profile.exists() else []
+    if rows:  # profiled: the hours that really decode
         a.seconds = sum(r.get("duration") or 0.0 for r in rows)
         a.source = f"{profile} ({len(rows)} files profiled)"
         return a
-    rate, read = 0.0, 0  # bytes per second of audio, from the largest members (headers only matter little)
+    probe_bytes, probe_seconds = 0, 0.0  # bytes per second of audio, from files of every size
     with tempfile.TemporaryDirectory() as tmp:
         for zip_path, m in probes:
             path = m
             if zip_path is not None:
-                with zipfile.ZipFile(zip_path) as zf:
-                    path = Path(zf.extract(m, tmp))
+                path = Path(tmp) / "probe.wav"
+                with zipfile.ZipFile(zip_path) as zf, zf.open(m) as src, open(path, "wb") as dst:
+                    shutil.copyfileobj(src, dst)
             try:
                 info = sf.info(str(path))
-            except Exception:  # noqa: BLE001 - an unreadable member just gives no estimate
+            except Exception:  # noqa: BLE001 - an unreadable file just gives no estimate
                 continue
             if info.duration > 0:
-                rate += path.stat().st_size
-                read += info.duration
-    a.seconds = a.audio_bytes * read / rate if rate else 0.0
-    a.source = f"estimated from the bytes per second of {len(probes)} of the largest files (`dvc repro profile` makes it exact)"
+                probe_bytes += path.stat().st_size
+                probe_seconds += info.duration
+    a.seconds = a.audio_bytes * probe_seconds / probe_bytes if probe_bytes else 0.0
+    a.source = f"estimated from the bytes per second of {len(probes)} files (`dvc repro profile` makes it exact)"
     return a
 
 

@@ -27,7 +27,8 @@ def test_sizes_are_what_extract_unpacks_and_hours_come_close(tmp_path):
 def test_a_profile_gives_the_exact_hours_and_a_folder_counts_as_an_archive(tmp_path):
     extract(ARCHIVES[:1], tmp_path / "audio")
     profile = tmp_path / "profile.jsonl"
-    profile.write_text("".join(json.dumps({"duration": d}) + "\n" for d in (60.0, 120.5, 0.0)))
+    rows = [("audio", 60.0), ("audio", 120.5), ("audio", 0.0), ("an archive no longer listed", 999.0)]
+    profile.write_text("".join(json.dumps({"archive": name, "duration": d}) + "\n" for name, d in rows))
     a = measure_archives([str(tmp_path / "audio")], profile)
     assert a.seconds == 180.5 and a.zip_bytes == 0 and a.audio_bytes > 0
     with pytest.raises(SystemExit, match="no such zip or folder"):
@@ -42,7 +43,7 @@ def test_plan_projects_the_archive_from_this_machines_speed(tmp_path):
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     (tmp_path / "data").mkdir()
     hours = 1600
-    (tmp_path / "data/profile.jsonl").write_text(json.dumps({"duration": hours * 3600.0}) + "\n")
+    (tmp_path / "data/profile.jsonl").write_text(json.dumps({"archive": ARCHIVES[0].stem, "duration": hours * 3600.0}) + "\n")
     out = subprocess.run([sys.executable, "-m", "callscribe.cli", "plan", "--params", str(tmp_path / "params.yaml"),
                           "--seconds", "30"], capture_output=True, text=True, cwd=tmp_path)
     assert out.returncode == 0, out.stderr
