@@ -1,7 +1,7 @@
 """Every message the code can show a user has an entry in docs/guide/troubleshooting.md.
 
 Messages are read from the source: what every `raise X(...)`, `return SomethingError(...)` and
-`sys.exit(...)` carry, every call's `reason` and warning, and every line printed to stderr. Each is
+`sys.exit(...)` carry, every call's `reason` and warning, every member extract skips, and every line printed to stderr. Each is
 matched by its keys: every literal part of 10 characters or more, cut to its first 40 (backticks,
 case and spacing ignored, so the page may quote it as code, with PATH or … where the code fills
 something in). A message that is only a prefix around another one (`f"extract: {e}"`) has no key of
@@ -71,10 +71,12 @@ def messages_in(tree: ast.AST) -> list[tuple[int, ast.AST]]:
                 found.append((node.lineno, node.args[0]))
         if isinstance(node, ast.Call):
             found += [(node.lineno, k.value) for k in node.keywords if k.arg == "reason"]
-            if node.args and (name_of(node.func) == "unreadable" or  # a profile row's error
-                              (name_of(node.func) == "append" and "warning" in ast.unparse(node.func))):
+            if node.args and name_of(node.func) == "unreadable":  # a profile row's error
                 found.append((node.lineno, node.args[0]))
-        elif isinstance(node, ast.Assign) and any(name_of(t) == "reason" for t in node.targets):
+            if node.args and name_of(node.func) == "append" and any(w in ast.unparse(node.func) for w in ("warning", "skipped")):
+                arg = node.args[0]  # a call's warning, or (member, why) for a member extract skips
+                found += [(node.lineno, e) for e in (arg.elts if isinstance(arg, ast.Tuple) else [arg])]
+        elif isinstance(node, ast.Assign) and any(name_of(t) in ("reason", "why") for t in node.targets):
             found.append((node.lineno, node.value))
     for fn in ast.walk(tree):  # drop_reason(), repetition_warning(): every string they return
         if isinstance(fn, ast.FunctionDef) and fn.name.endswith(("reason", "warning")):
