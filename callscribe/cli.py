@@ -219,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     plan.add_parser(sub)
     web.add_parser(sub)
     args = parser.parse_args(argv)
-    if hasattr(args, "run"):  # search, serve, plan
+    if hasattr(args, "run"):  # search, serve
         return args.run(args)
     if args.command == "shards":
         return cmd_shards(args)
