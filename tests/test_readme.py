@@ -41,6 +41,9 @@ def test_readme_blocks_run_on_a_fresh_copy(tmp_path):
             table = out.splitlines()[rules[0]:rules[-1] + 1]
             assert any("transcribe.model" in line for line in table) and any("tiny.en" in line for line in table), out
             assert max(map(len, table)) <= 80 and "…" not in "\n".join(table), out
+        if "callscribe compare" in block:  # a row for the param that differs, with both values
+            row = next(line for line in out.splitlines() if line.startswith("transcribe.model"))
+            assert "tiny.en" in row and "auto" in row, out
         if block.startswith("dvc repro"):
             committed = (project / "metrics.json").read_text()
         if "dvc checkout" in block:  # back at the last commit: params, lock, metrics and outputs
