@@ -27,6 +27,7 @@ SECTIONS = {
     "redact": "callscribe.redact.settings:RedactParams",
     "evaluate": "callscribe.evaluate:EvaluateParams",
     "merge": "callscribe.outputs:MergeParams",
+    "analytics": "callscribe.analytics.params:Analytics",
 }
 
 

@@ -17,8 +17,8 @@ MODEL = Path("data/output/reasons-model.joblib")
 
 def main() -> int:
     started = time.perf_counter()
-    try:  # every setting checked before any work
-        p = parse(params.load().get("analytics"))
+    try:  # every setting checked before any work (params.load: every section, with its defaults)
+        p = parse(params.load()["analytics"])
         names = reasons.names(p.reasons.names)
     except (ParamError, ValueError) as e:
         print(f"analytics: {e}", file=sys.stderr)

@@ -31,6 +31,20 @@ class Reasons(BaseModel):
     seed: int = 0  # change it to fit the clusters again (after a large import)
 
 
+def _tracker(party: str, within: float, *phrases: str) -> "Tracker":
+    return Tracker(phrases=list(phrases), party=party, within_seconds=within)
+
+
+# params.yaml's trackers, as the schema's default (callscribe.params: a section's defaults are its values there).
+TRACKERS = {
+    "disclosure": _tracker("agent", 60, "this call may be recorded", "this call is recorded", "recorded for quality and training"),
+    "cancel": _tracker("caller", 0, "cancel my policy", "i want to cancel", "cancellation"),
+    "claim": _tracker("any", 0, "file a claim", "claim number", "make a claim"),
+    "complaint": _tracker("caller", 0, "make a complaint", "speak to a supervisor", "speak to your manager"),
+    "hold": _tracker("agent", 0, "please hold", "can you hold", "put you on hold"),
+}
+
+
 class Analytics(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -39,7 +53,7 @@ class Analytics(BaseModel):
     hold_seconds: float = Field(15.0, gt=0)  # ... and this long or longer as hold
     backchannel_seconds: float = Field(1.0, ge=0)  # a start over the other party shorter than this is a backchannel, not an interruption
     match_score: float = Field(85, ge=50, le=100)  # rapidfuzz ratio (0-100) a tracker phrase needs
-    trackers: dict[str, Tracker] = {}
+    trackers: dict[str, Tracker] = TRACKERS
     reasons: Reasons = Reasons()
 
     @field_validator("trackers", mode="before")
