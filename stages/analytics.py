@@ -6,7 +6,7 @@ from pathlib import Path
 
 from callscribe import params
 from callscribe.analytics import reasons, report, store
-from callscribe.analytics.params import ParamError, parse
+from callscribe.analytics.params import parse
 from callscribe.analytics.update import update
 from callscribe.plots import record_time, write_json
 
@@ -20,7 +20,7 @@ def main() -> int:
     try:  # every setting checked before any work (params.load: every section, with its defaults)
         p = parse(params.load()["analytics"])
         names = reasons.names(p.reasons.names)
-    except (ParamError, ValueError) as e:
+    except ValueError as e:  # the names file
         print(f"analytics: {e}", file=sys.stderr)
         return 2
     stats = update(INDEX, Path("data"), DB, MODEL, p, names)

@@ -14,9 +14,10 @@ import pytest
 from bench import synthetic_calls
 from callscribe.analytics import reasons, trackers
 from callscribe.analytics.measures import Unit, measure, of_transcript, roles
-from callscribe.analytics.params import ParamError, parse
+from callscribe.analytics.params import parse
 from callscribe.analytics.update import update
 from callscribe.index import build
+from callscribe.params import ParamsError
 
 P = parse({})
 
@@ -76,12 +77,14 @@ def test_trackers_match_fuzzily_by_stem_party_and_time():
 
 
 def test_a_bad_setting_names_the_param():
-    with pytest.raises(ParamError, match=r"analytics\.trackers\.cancel\.party"):
+    with pytest.raises(ParamsError, match=r"analytics\.trackers is .*: give 'agent', 'caller' or 'any'"):
         parse({"trackers": {"cancel": {"phrases": ["x"], "party": "boss"}}})
-    with pytest.raises(ParamError, match=r"analytics\.hold_seconds"):
+    with pytest.raises(ParamsError, match=r"analytics\.hold_seconds is -1: give a number above 0"):
         parse({"hold_seconds": -1})
-    with pytest.raises(ParamError, match="analytics.colour"):
+    with pytest.raises(ParamsError, match="analytics.colour is not known"):
         parse({"colour": "red"})
+    with pytest.raises(ParamsError, match="hold_seconds is shorter than silence_seconds"):
+        parse({"silence_seconds": 5, "hold_seconds": 3})
 
 
 TOPICS = {

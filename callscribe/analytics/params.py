@@ -1,10 +1,11 @@
-"""The `analytics:` section of params.yaml, checked before any work (a pydantic model)."""
+"""The `analytics:` section of params.yaml: its schema (registered in callscribe.params.SECTIONS), with
+params.yaml's values as its defaults."""
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class Tracker(BaseModel):
@@ -71,15 +72,8 @@ class Analytics(BaseModel):
         return self
 
 
-class ParamError(ValueError):
-    """A bad `analytics` setting: the message names it and what to write instead."""
-
-
 def parse(section: dict | None) -> Analytics:
-    """The checked section; a ParamError naming the first bad key otherwise."""
-    try:
-        return Analytics.model_validate(section or {})
-    except ValidationError as e:
-        err = e.errors()[0]
-        where = ".".join(str(p) for p in ("analytics", *err["loc"]))
-        raise ParamError(f"params.yaml {where}: {err['msg']} (docs/INDEX.md, Analytics)") from None
+    """The checked section (callscribe.params' checker: a refused value is a ParamsError naming it)."""
+    from callscribe.params import check_section
+
+    return check_section("analytics", Analytics, section or {})
