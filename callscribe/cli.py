@@ -8,7 +8,7 @@ import signal
 import sys
 from pathlib import Path
 
-from callscribe import search, web
+from callscribe import review, search, web
 from callscribe.cluster import ClusterError, exit_now
 from callscribe.outputs import FORMATS, OutputError
 
@@ -217,8 +217,9 @@ def main(argv: list[str] | None = None) -> int:
     pr.add_argument("--keep", type=int, default=1, help="settings to keep, most recently used first (default 1: only the latest)")
     search.add_parser(sub)
     web.add_parser(sub)
+    review.add_parser(sub)
     args = parser.parse_args(argv)
-    if hasattr(args, "run"):  # search, serve
+    if hasattr(args, "run"):  # search, serve, review
         return args.run(args)
     if args.command == "shards":
         return cmd_shards(args)

@@ -6,6 +6,7 @@ import json
 from collections import Counter
 from pathlib import Path
 
+from callscribe.confidence import confidence, signals
 from callscribe.journal import Journal
 from callscribe.outputs import write_transcript
 from callscribe.records import FILTERED, PENDING, Transcript
@@ -69,6 +70,8 @@ def merge(profile: list[dict], selected: dict[str, list[dict]], dropped: dict[st
                 if masked_with:
                     row["redactions"] = redaction.add(p["id"], t, entry.get("redactions"), path_of.get(original or p["id"]))
                 row["text"] = t.text
+                row["decoder"] = signals(t.to_dict(), entry.get("warnings"))
+                row["confidence"] = confidence(row["decoder"])
                 if t.speakers:
                     row["speakers"] = t.speakers
                 write_transcript(t, out_dir / "transcripts" / p["id"], formats)

@@ -1,4 +1,5 @@
-"""Stage evaluate: WER and CER of the transcripts on the labelled subset -> metrics/wer.json;
+"""Stage evaluate: WER and CER of the transcripts on the labelled subset -> metrics/wer.json, and on
+the owner's own labels (evaluate.own_labels, made on the review page) weighted to the whole archive -> its `own`;
 who-said-what on the labelled calls with speaker turns (RTTM) or channels -> metrics/der.json;
 the figures that matter -> metrics.json; WER against speed and time per stage -> plots/."""
 
@@ -8,6 +9,7 @@ from pathlib import Path
 from callscribe import params, plots
 from callscribe.evaluate import pair, score, summary
 from callscribe.fileio import read_jsonl, write_json, write_jsonl
+from callscribe.scoring import pair_labels, summarize
 from callscribe.settings import TranscribeSettings
 
 
@@ -20,8 +22,13 @@ def main():
     der, stereo, missing = paired.der, paired.stereo, paired.missing
     metrics, details = score(paired.texts)
     metrics.update(filtered=paired.filtered, missing=len(missing))
+    own_path = Path(p["evaluate"].get("own_labels") or "labels/labels.jsonl")
+    own_rows, own_missing = pair_labels(read_jsonl(own_path) if own_path.is_file() else [], calls, Path("data/output/transcripts"))
+    own = summarize(own_rows) | {"missing": len(own_missing)}
+    metrics["own"] = own
     write_json("metrics/wer.json", metrics)
     write_jsonl("data/eval/wer_details.jsonl", details)
+    write_jsonl("data/eval/own_details.jsonl", own_rows)
     speech = sum(d["speech_s"] for d in der.values())
     errors = sum(d["missed_s"] + d["false_alarm_s"] + d["confusion_s"] for d in der.values())
     der_metrics = {
@@ -30,7 +37,7 @@ def main():
     }
     write_json("metrics/der.json", der_metrics)
     write_json("data/eval/der_details.json", {"rttm": der, "stereo_channel_wer": stereo})
-    top = summary(metrics, der_metrics, calls, json.loads(Path("metrics/transcribe.json").read_text(encoding="utf-8")))
+    top = summary(metrics, der_metrics, calls, json.loads(Path("metrics/transcribe.json").read_text(encoding="utf-8")), own)
     write_json("metrics.json", top)
     # Per experiment (`dvc plots diff`): WER against speed; and how long each stage's last run took.
     plots.write_json("plots/quality.json", [{"speed": top["speed"], "wer": top["wer"]}])
@@ -42,6 +49,10 @@ def main():
     print(f"evaluate: WER {metrics.get('wer', 0):.2%}, CER {metrics.get('cer', 0):.2%} on {metrics['scored_files']} files"
           + (f"; DER {errors / speech:.2%} on {len(der)} calls" if speech else "")
           + (f"; {len(missing)} labelled files not transcribed: {', '.join(missing[:5])}" if missing else ""))
+    if own["excerpts"]:
+        w = own["wer"]
+        print(f"evaluate: own labels: WER {w['value']:.2%} (95 % {w['lo']:.2%}-{w['hi']:.2%}) over the archive, "
+              f"{own['excerpts']} excerpts, {own['minutes']} min" + (f"; {len(own_missing)} not transcribed here" if own_missing else ""))
 
 
 if __name__ == "__main__":

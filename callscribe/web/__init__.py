@@ -1,4 +1,4 @@
-"""`callscribe serve`: a local, read-only web page over the index to search, read and listen (app.py)."""
+"""`callscribe serve`: a local web page over the index to search, read and listen, and to review excerpts (app.py)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ def add_parser(sub) -> None:
     p.add_argument("--port", type=int, default=8484, help="port (default 8484)")
     p.add_argument("--allow-remote", action="store_true",
                    help="allow a --host other than this machine; every request then needs the printed token")
+    p.add_argument("--labels", default="labels", help="the review queue and labels folder (default labels; page /review)")
     p.add_argument("--open", action="store_true", help="open the page in the default browser")
     p.set_defaults(run=run)
 
@@ -29,6 +30,18 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def redaction():
+    """params.yaml's redact settings, for what a reviewer types (labels are pushed like transcripts)."""
+    from callscribe.redact import RedactSettings
+
+    try:
+        from callscribe import params
+
+        return RedactSettings.from_params(params.load().get("redact"))
+    except (OSError, ValueError):  # no params.yaml here: mask every kind, as the pipeline's default does
+        return RedactSettings(enabled=True)
 
 
 def run(args) -> int:
@@ -47,7 +60,8 @@ def run(args) -> int:
         token = secrets.token_urlsafe(24)
     db = Path(args.db) if args.db else Path(args.data) / "output" / "calls.db"
     try:
-        app = create_app(Path(args.data), db, token=token, allowed_hosts=None if token else [*LOOPBACK, f"{args.host}"])
+        app = create_app(Path(args.data), db, token=token, allowed_hosts=None if token else [*LOOPBACK, f"{args.host}"],
+                         labels_dir=Path(args.labels), redact_settings=redaction())
     except FileNotFoundError as e:
         print(f"callscribe serve: {e}", file=sys.stderr)
         return 2
