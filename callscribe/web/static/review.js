@@ -28,13 +28,14 @@
       who.className = "who"; who.value = line.speaker || ""; who.setAttribute("list", "speakers");
       who.setAttribute("aria-label", "speaker"); who.size = 9;
       who.addEventListener("change", () => { line.speaker = who.value.trim() || null; save(0); });
-      const text = document.createElement("input");
-      text.className = "text"; text.value = line.text; text.setAttribute("aria-label", "what was said");
-      text.addEventListener("input", () => { line.text = text.value; save(600); });
+      const text = document.createElement("textarea");  // wraps a long line; Enter moves on (below)
+      text.className = "text"; text.rows = 1; text.value = line.text; text.setAttribute("aria-label", "what was said");
+      text.addEventListener("input", () => { line.text = text.value.replace(/\s*\n\s*/g, " "); fit(text); save(600); });
       text.addEventListener("focus", () => { current = i; mark(); });
       who.addEventListener("focus", () => { current = i; mark(); });
       li.append(ts, who, text);
       list.append(li);
+      fit(text);
     });
     const options = document.getElementById("speakers") || document.body.appendChild(document.createElement("datalist"));
     options.id = "speakers";
@@ -45,6 +46,11 @@
       list.children[current].querySelector(".text").focus();
     }
     mark();
+  }
+
+  function fit(area) {
+    area.style.height = "auto";
+    area.style.height = area.scrollHeight + 2 + "px";
   }
 
   function speakers() {
@@ -138,7 +144,7 @@
   }
 
   document.addEventListener("keydown", (e) => {
-    const typing = e.target.tagName === "INPUT";
+    const typing = e.target.tagName === "INPUT" || e.target.tagName === "TEXTAREA";
     const k = e.key;
     let handled = true;
     if (e.ctrlKey && k === " ") toggle();
