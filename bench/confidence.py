@@ -134,7 +134,8 @@ def main() -> None:
             print(f"{set_name:28} {h:6} {table[f'{set_name}/{h}']['n']:>4} "
                   + " ".join(f"{'-' if v[0] is None else v[0]:>12}" for v in figures.values()))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps({"spearman_minus": table, "clips": rows}, indent=1) + "\n")
+    clips = ",\n".join(json.dumps(r) for r in rows)  # one clip a line: small diffs when a run changes
+    Path(args.out).write_text(f'{{"spearman_minus": {json.dumps(table, indent=1)},\n"clips": [\n{clips}\n]}}\n')
     print(f"wrote {args.out}  (rho is -Spearman(figure, WER): 1 = the least confident calls are exactly the worst)")
 
 

@@ -113,18 +113,24 @@ def ratio(rows: list[dict], num: str, den: str, seed: int = 0) -> dict:
     return {"value": round(float(a.sum() / b.sum()), 4), "lo": round(float(lo), 4), "hi": round(float(hi), 4)}
 
 
+def flat(name: str, r: dict | None) -> dict:
+    """{name: value, name_lo: ..., name_hi: ...}: one line each in `dvc metrics diff`."""
+    r = r or {"value": None, "lo": None, "hi": None}
+    return {name: r["value"], f"{name}_lo": r["lo"], f"{name}_hi": r["hi"]}
+
+
 def summarize(rows: list[dict]) -> dict:
-    """The archive-wide estimates, the plain figures on the labels, and the breakdowns."""
+    """The archive-wide estimates (95 % intervals in *_lo, *_hi), the plain WER of the labels, and the breakdowns."""
     spoken = [r for r in rows if r["speaker_words"]]
     out = {"excerpts": len(rows), "minutes": round(sum(r["end"] - r["start"] for r in rows) / 60, 2),
+           **flat("wer", ratio(rows, "errors", "ref_words")), **flat("cer", ratio(rows, "char_errors", "ref_chars")),
+           **flat("speaker_word_error", ratio(spoken, "speaker_errors", "speaker_words") if spoken else None),
+           "wer_unweighted": round(sum(r["errors"] for r in rows) / max(1, sum(r["ref_words"] for r in rows)), 4) if rows else None,
            "ref_words": sum(r["ref_words"] for r in rows), "deletions": sum(r["deletions"] for r in rows),
-           "insertions": sum(r["insertions"] for r in rows),
-           "wer": ratio(rows, "errors", "ref_words"), "cer": ratio(rows, "char_errors", "ref_chars"),
-           "speaker_word_error": ratio(spoken, "speaker_errors", "speaker_words") if spoken else None,
-           "wer_unweighted": round(sum(r["errors"] for r in rows) / max(1, sum(r["ref_words"] for r in rows)), 4) if rows else None}
+           "insertions": sum(r["insertions"] for r in rows)}
     for key in ("queue", "length"):
         groups = sorted({str(r[key]) for r in rows})
         out[f"by_{key}"] = {g: {"excerpts": len(part), "ref_words": sum(r["ref_words"] for r in part),
-                                "wer": ratio(part, "errors", "ref_words")}
+                                **flat("wer", ratio(part, "errors", "ref_words"))}
                             for g in groups for part in [[r for r in rows if str(r[key]) == g]]}
     return out

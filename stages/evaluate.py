@@ -50,8 +50,7 @@ def main():
           + (f"; DER {errors / speech:.2%} on {len(der)} calls" if speech else "")
           + (f"; {len(missing)} labelled files not transcribed: {', '.join(missing[:5])}" if missing else ""))
     if own["excerpts"]:
-        w = own["wer"]
-        print(f"evaluate: own labels: WER {w['value']:.2%} (95 % {w['lo']:.2%}-{w['hi']:.2%}) over the archive, "
+        print(f"evaluate: own labels: WER {own['wer']:.2%} (95 % {own['wer_lo']:.2%}-{own['wer_hi']:.2%}) over the archive, "
               f"{own['excerpts']} excerpts, {own['minutes']} min" + (f"; {len(own_missing)} not transcribed here" if own_missing else ""))
 
 

@@ -233,7 +233,7 @@ def test_evaluate_scores_a_label_against_the_transcript_in_its_time_range(client
     rows, missing = pair_labels(store.read(root / "labels/labels.jsonl"), calls, root / "data/output/transcripts")
     assert not missing and rows[0]["errors"] == 1 and rows[0]["ref_words"] == len(hyp)
     s = summarize(rows)
-    assert s["wer"]["value"] == round(1 / len(hyp), 4) and s["by_queue"]["410"]["excerpts"] == 1 and s["by_length"]["5-15 min"]
+    assert s["wer"] == round(1 / len(hyp), 4) and s["by_queue"]["410"]["excerpts"] == 1 and s["by_length"]["5-15 min"]
 
 
 # ---- the whole loop in a real browser ----
