@@ -131,7 +131,7 @@ def draw(calls: list[dict], transcripts: Path, n: int, seed: int) -> list[dict]:
 
 def write_queue(path: Path, excerpts: list[dict], replace: bool = False) -> None:
     """The queue file; an existing one is kept unless `replace` (its labels stay in labels.jsonl either way)."""
-    if Path(path).exists() and not replace:
+    if read_queue(path) and not replace:
         raise ReviewError(f"{path} exists: review it, or draw a new one with --replace (labels already made are kept)")
     write_jsonl(path, excerpts)
 

@@ -297,3 +297,42 @@ def test_browser_correct_a_word_and_a_speaker_reload_and_evaluate_scores_it(serv
     rows, _ = pair_labels(store.read(root / "labels/labels.jsonl"), calls, root / "data/output/transcripts")
     assert rows[0]["excerpt"] == e["id"] and rows[0]["deletions"] >= 1  # "zebra" is in the label, not the transcript
     assert rows[0]["speaker_words"] > 0
+
+
+# ---- confidence ----
+
+def test_confidence_is_the_word_probability_halved_per_loop_left_and_none_without_words():
+    from callscribe.confidence import confidence, signals
+
+    t = {"segments": [{"start": 0, "end": 2, "text": " a b", "avg_logprob": -0.2, "no_speech_prob": 0.1,
+                       "words": [{"start": 0, "end": 1, "word": " a", "probability": 0.9},
+                                 {"start": 1, "end": 2, "word": " b", "probability": 0.5}]}]}
+    sig = signals(t, [])
+    assert (sig["word_prob"], sig["mean_logprob"], sig["no_speech_prob"]) == (0.7, -0.2, 0.1)
+    assert confidence(sig) == 0.7
+    retried = signals(t, ["repetition loop: text compresses 3.1x at 0 s; retried with safer decoding"])
+    assert (retried["retries"], retried["loops"], confidence(retried)) == (1, 0, 0.7)  # the retry fixed it
+    looped = signals(t, ["repetition loop: text compresses 3.1x at 0 s; retried with safer decoding, still repetition loop"])
+    assert (looped["retries"], looped["loops"], confidence(looped)) == (1, 1, 0.35)  # retried, and looped again
+    assert confidence(signals(None, [])) is None
+
+
+def test_search_page_lists_the_least_confident_calls_first(client, project):
+    root, _, _ = project
+    newest = client.get("/").text
+    least = client.get("/", params={"order": "least_confident"}).text
+    assert "Least confident calls" in least and "least confident first" in newest
+    shown = [float(x) for x in re.findall(r'<td class="num">(0\.\d\d)</td>', least)]
+    assert shown == sorted(shown) and len(shown) == 5
+
+
+def test_cli_review_draws_once_and_keeps_a_queue_with_labels(project, tmp_path, capsys):
+    from callscribe import cli
+
+    root, _, _ = project
+    queue = tmp_path / "q.jsonl"
+    args = ["review", "--sample", "2", "--data", str(root / "data"), "--queue", str(queue)]
+    assert cli.main(args) == 0 and len(queue.read_text().splitlines()) == 2
+    assert "2 excerpts from 2 calls" in capsys.readouterr().err
+    assert cli.main([*args[:2], "3", *args[3:]]) == 2 and "--replace" in capsys.readouterr().err
+    assert cli.main([*args[:2], "3", *args[3:], "--replace"]) == 0 and len(queue.read_text().splitlines()) == 3

@@ -10,8 +10,9 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("serve", help="search, read and listen in a browser (local, read-only)",
-                       description="Serves the index and the call audio at http://127.0.0.1:PORT/ (GET only).")
+    p = sub.add_parser("serve", help="search, read and listen in a browser, and review excerpts (local)",
+                       description="Serves the index and the call audio at http://127.0.0.1:PORT/ (GET only), "
+                                   "and the review page /review, whose one write saves a label (labels/labels.jsonl).")
     p.add_argument("--data", default="data", help="the project's data folder: the only files served (default data)")
     p.add_argument("--db", default=None, help="the index (default DATA/output/calls.db)")
     p.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1, this machine only)")
