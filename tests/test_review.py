@@ -7,10 +7,6 @@ import json
 import os
 import random
 import re
-import shutil
-import socket
-import threading
-import time
 
 import pytest
 
@@ -28,7 +24,9 @@ from tests.helpers import ARCHIVES
 pytest.importorskip("starlette")
 from starlette.testclient import TestClient  # noqa: E402
 
+from callscribe.web import background  # noqa: E402
 from callscribe.web.app import create_app  # noqa: E402
+from tests.test_web import chromium_path  # noqa: E402
 
 LONG = "calls_2025-09-16_2025-09-30/recordings/q-410-+13365550118-20250925-164625-1758833185.4698"  # 5:00, GSM 6.10 mono
 ORIGIN = "http://127.0.0.1"
@@ -240,28 +238,12 @@ def test_evaluate_scores_a_label_against_the_transcript_in_its_time_range(client
 
 @pytest.fixture
 def server(project):
-    import uvicorn
-
     root, _, _ = project
     (root / "labels" / "labels.jsonl").unlink(missing_ok=True)
     app = create_app(root / "data", root / "data" / "output" / "calls.db", allowed_hosts=["127.0.0.1"], labels_dir=root / "labels",
                      redact_settings=RedactSettings(enabled=True))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 20
-    while not srv.started and time.time() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(10)
-
-
-def chromium_path():
-    return shutil.which("chromium") or shutil.which("chromium-browser")
+    with background(app) as url:
+        yield url
 
 
 @pytest.mark.slow
