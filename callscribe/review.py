@@ -11,6 +11,7 @@ The queue is written in random order: any first k of it is still a fair sample.
 
 from __future__ import annotations
 
+import json
 import math
 import random
 from pathlib import Path
@@ -20,7 +21,7 @@ from callscribe.records import TRANSCRIBED
 
 MIN_S, MAX_S = 30.0, 60.0  # an excerpt's length: long enough to follow, short enough to replay
 EMPTY_S = 45.0  # windows of a call with no words (no_speech): no pauses to cut at
-BOOST = 3.0  # a call of confidence 0 is drawn 1 + BOOST times as often as a sure one of the same length
+BOOST = 3.0  # a call the model was wholly unsure of is drawn 1 + BOOST times as often as a sure one of the same length
 LENGTHS = ((60.0, "<1 min"), (300.0, "1-5 min"), (900.0, "5-15 min"), (math.inf, ">15 min"))
 
 
@@ -60,8 +61,6 @@ def windows(duration: float, words: list[tuple[float, float]]) -> list[tuple[flo
 
 def frame(calls: list[dict], transcripts: Path) -> list[dict]:
     """The calls a sample is drawn from: every transcribed call, with its windows and draw weight."""
-    import json
-
     out = []
     for c in calls:
         if c.get("status") not in TRANSCRIBED or not c.get("duration") or not c.get("sha256"):
@@ -70,10 +69,17 @@ def frame(calls: list[dict], transcripts: Path) -> list[dict]:
         transcript = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
         words = words_of(transcript)
         cuts = windows(c["duration"], words) if words else _even(c["duration"])
-        conf = c.get("confidence")
-        out.append({"call": c, "windows": cuts, "weight": len(cuts) * (1.0 + BOOST * (1.0 - (conf if conf is not None else 0.0))),
+        out.append({"call": c, "windows": cuts, "weight": len(cuts) * (1.0 + BOOST * unsure(c)),
                     "stratum": (month(c), c.get("queue") or "", length_class(c["duration"]))})
     return out
+
+
+def unsure(call: dict) -> float:
+    """0 (sure) to 1: one minus the call's confidence, more where a piece had to be decoded again;
+    1 for a call with no words (no_speech: speech may have been lost there)."""
+    conf = call.get("confidence")
+    retried = bool((call.get("decoder") or {}).get("retries"))
+    return 1.0 if conf is None else min(1.0, 1.0 - conf + 0.25 * retried)
 
 
 def _even(duration: float) -> list[tuple[float, float]]:
