@@ -81,7 +81,7 @@ def routes(templates, labels_dir: Path, read_transcript, redact_settings=None) -
             raise HTTPException(413, "label too large")
         try:
             data = json.loads(body)
-            excerpt_id, lines, verified = data["excerpt"], data["lines"], data.get("verified", False)
+            excerpt_id, lines, verified = data["excerpt"], data["lines"], data.get("verified", False) is True
         except (ValueError, KeyError, TypeError) as e:
             raise HTTPException(400, "send JSON {excerpt, lines, verified}") from e
         excerpt = next((e for e in read_queue(queue_path) if e["id"] == excerpt_id), None)
