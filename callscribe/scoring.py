@@ -83,6 +83,11 @@ def score_excerpt(label: dict, transcript: dict) -> dict:
     return row
 
 
+def is_excerpt(label: dict) -> bool:
+    """A label of a time range of a recording (labels/labels.jsonl), not of a whole file (samples/labels.jsonl)."""
+    return "start" in label and "end" in label and bool(label.get("sha256"))
+
+
 def pair_labels(labels: list[dict], calls: list[dict], transcripts: Path) -> tuple[list[dict], list[dict]]:
     """(scored excerpts, labels whose audio has no transcript here), matched by sha256."""
     by_hash = {}

@@ -1,5 +1,5 @@
 """Stage evaluate: WER and CER of the transcripts on the labelled subset -> metrics/wer.json, and on
-the owner's own labels (evaluate.own_labels, made on the review page) weighted to the whole archive -> its `own`;
+the owner's own labels (labels/labels.jsonl, made on the review page) weighted to the whole archive -> its `own`;
 who-said-what on the labelled calls with speaker turns (RTTM) or channels -> metrics/der.json;
 the figures that matter -> metrics.json; WER against speed and time per stage -> plots/."""
 
@@ -9,8 +9,10 @@ from pathlib import Path
 from callscribe import params, plots
 from callscribe.evaluate import pair, score, summary
 from callscribe.fileio import read_jsonl, write_json, write_jsonl
-from callscribe.scoring import pair_labels, summarize
+from callscribe.scoring import is_excerpt, pair_labels, summarize
 from callscribe.settings import TranscribeSettings
+
+OWN = Path("labels/labels.jsonl")  # written by the review page; the review stage tracks the folder
 
 
 def main():
@@ -18,12 +20,14 @@ def main():
     labels_path = Path(p["evaluate"]["labels"])
     channel_names = p["transcribe"].get("channel_names") or TranscribeSettings().channel_names
     calls = read_jsonl("data/output/calls.jsonl")
-    paired = pair(read_jsonl(labels_path), calls, labels_path.parent, Path("data/output/transcripts"), channel_names)
+    given = read_jsonl(labels_path)
+    paired = pair([lab for lab in given if not is_excerpt(lab)], calls, labels_path.parent, Path("data/output/transcripts"), channel_names)
     der, stereo, missing = paired.der, paired.stereo, paired.missing
     metrics, details = score(paired.texts)
     metrics.update(filtered=paired.filtered, missing=len(missing))
-    own_path = Path(p["evaluate"].get("own_labels") or "labels/labels.jsonl")
-    own_rows, own_missing = pair_labels(read_jsonl(own_path) if own_path.is_file() else [], calls, Path("data/output/transcripts"))
+    # The owner's labels, and any excerpt labels evaluate.labels holds (it may name labels/labels.jsonl itself).
+    own_labels = [*(read_jsonl(OWN) if OWN.is_file() and OWN.resolve() != labels_path.resolve() else []), *filter(is_excerpt, given)]
+    own_rows, own_missing = pair_labels(own_labels, calls, Path("data/output/transcripts"))
     own = summarize(own_rows) | {"missing": len(own_missing)}
     metrics["own"] = own
     write_json("metrics/wer.json", metrics)

@@ -1,23 +1,31 @@
 """Stage review: draw review.sample excerpts into labels/queue.jsonl (kept as it is while the draw's
-params stay the same) and make sure labels/labels.jsonl exists. The labels themselves are written by
-the review page (`callscribe serve`, /review); this stage only tracks them, so `dvc push` sends them."""
+params stay the same). The labels themselves, labels/labels.jsonl, are written by the review page
+(`callscribe serve`, /review); this stage makes the folder a DVC output, so `dvc push` sends them."""
 
 import sys
 from pathlib import Path
 
 from callscribe import params
+from callscribe.fileio import atomic_write
 from callscribe.review import ReviewError, sample
+
+README = """# Labels: the owner's own reference transcripts
+
+- queue.jsonl: the excerpts to review (`callscribe review --sample N`, or params.yaml review.sample)
+- labels.jsonl: one line per reviewed excerpt, written by the review page (`callscribe serve`, /review)
+
+Tracked by DVC (stage review): `dvc push` sends them with the transcripts. See docs/guide/review.md.
+"""
 
 
 def main():
     p = params.load().get("review") or {}
     n, seed = p.get("sample", 0), p.get("seed", 1)
-    queue, labels = Path("labels/queue.jsonl"), Path("labels/labels.jsonl")
-    labels.parent.mkdir(exist_ok=True)
-    labels.touch()
+    queue = Path("labels/queue.jsonl")
+    if not (queue.parent / "README.md").is_file():  # the folder is never empty (DVC warns about empty outputs)
+        atomic_write(queue.parent / "README.md", README)
     if not n:
-        queue.touch()
-        print("review: review.sample is 0, no excerpts drawn (set it, e.g. `dvc exp run -S review.sample=50`)")
+        print("review: review.sample is 0, no excerpts drawn here (`callscribe review --sample 50`, or set review.sample)")
         return
     try:
         excerpts = sample(n, seed, queue, Path("data/output/calls.jsonl"), replace=True)
