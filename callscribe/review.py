@@ -15,6 +15,9 @@ import json
 import math
 import random
 from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, Field
 
 from callscribe.fileio import read_jsonl, write_jsonl
 from callscribe.records import TRANSCRIBED
@@ -23,6 +26,13 @@ MIN_S, MAX_S = 30.0, 60.0  # an excerpt's length: long enough to follow, short e
 EMPTY_S = 45.0  # windows of a call with no words (no_speech): no pauses to cut at
 BOOST = 3.0  # a call the model was wholly unsure of is drawn 1 + BOOST times as often as a sure one of the same length
 LENGTHS = ((60.0, "<1 min"), (300.0, "1-5 min"), (900.0, "5-15 min"), (math.inf, ">15 min"))
+
+
+class ReviewParams(BaseModel):
+    """`review:` in params.yaml: the draw the stage review makes (0: none; `callscribe review` draws by hand)."""
+
+    sample: Annotated[int, Field(ge=0, description="a whole number of excerpts to draw, 0 or more")] = 0
+    seed: int = 1
 
 
 class ReviewError(Exception):

@@ -10,7 +10,6 @@ from callscribe import params, plots
 from callscribe.evaluate import pair, score, summary
 from callscribe.fileio import read_jsonl, write_json, write_jsonl
 from callscribe.scoring import is_excerpt, pair_labels, summarize
-from callscribe.settings import TranscribeSettings
 
 OWN = Path("labels/labels.jsonl")  # written by the review page; the review stage tracks the folder
 
@@ -18,7 +17,7 @@ OWN = Path("labels/labels.jsonl")  # written by the review page; the review stag
 def main():
     p = params.load()
     labels_path = Path(p["evaluate"]["labels"])
-    channel_names = p["transcribe"].get("channel_names") or TranscribeSettings().channel_names
+    channel_names = p["transcribe"]["channel_names"]  # params.load fills in the default
     calls = read_jsonl("data/output/calls.jsonl")
     given = read_jsonl(labels_path)
     paired = pair([lab for lab in given if not is_excerpt(lab)], calls, labels_path.parent, Path("data/output/transcripts"), channel_names)

@@ -19,8 +19,8 @@ Tracked by DVC (stage review): `dvc push` sends them with the transcripts. See d
 
 
 def main():
-    p = params.load().get("review") or {}
-    n, seed = p.get("sample", 0), p.get("seed", 1)
+    p = params.load()["review"]
+    n, seed = p["sample"], p["seed"]
     queue = Path("labels/queue.jsonl")
     if not (queue.parent / "README.md").is_file():  # the folder is never empty (DVC warns about empty outputs)
         atomic_write(queue.parent / "README.md", README)

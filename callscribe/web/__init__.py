@@ -41,7 +41,7 @@ def redaction():
     try:
         from callscribe import params
 
-        return RedactSettings.from_params(params.load().get("redact"))
+        return RedactSettings.from_params(params.read()["redact"])
     except (OSError, ValueError):  # no params.yaml here: mask every kind, as the pipeline's default does
         return RedactSettings(enabled=True)
 
