@@ -21,7 +21,7 @@ def test_repro_then_only_what_changed_reruns(tmp_path):
     project = copy_project(tmp_path / "project")
     first = dvc(project, "repro")
     assert ran(first) == {"extract", "profile", "filter", "transcribe@2025-09a", "transcribe@2025-09b", "merge", "index", "analytics",
-                          "evaluate"}
+                          "review", "evaluate"}
     calls = read_jsonl(project / "data/output/calls.jsonl")
     status = {c["name"]: c["status"] for c in calls}
     assert len(calls) == 29 and list(status.values()).count("filtered") == 2
@@ -45,7 +45,7 @@ def test_repro_then_only_what_changed_reruns(tmp_path):
     assert ran(dvc(project, "repro")) == {"analytics"}
 
     exp = dvc(project, "exp", "run", "-S", "transcribe.beam_size=1")
-    assert ran(exp) == {"transcribe@2025-09a", "transcribe@2025-09b", "merge", "index", "analytics", "evaluate"}
+    assert ran(exp) == {"transcribe@2025-09a", "transcribe@2025-09b", "merge", "index", "analytics", "review", "evaluate"}
     diff = dvc(project, "metrics", "diff")
     assert "metrics.json" in diff and "wer" in diff
 
