@@ -22,7 +22,9 @@ def main():
         settings = RedactSettings.from_params(p.get("redact"))
     except ValueError as e:
         sys.exit(f"merge: {e}")
-    Path("data/output/audio").mkdir(parents=True, exist_ok=True)  # a DVC output even when empty
+    Path("data/output/audio").mkdir(parents=True, exist_ok=True)  # a DVC output, never empty (DVC warns of those on every run)
+    Path("data/output/audio/README.txt").write_text("redact.audio: true puts a copy of each call here, the masked spans bleeped.\n",
+                                                    encoding="utf-8")
     # The transcribe stage masked the text; here each row gets the counts, and the audio copies are made.
     redactor = Tally(settings, Path("data/output/audio")) if settings.enabled else None
     try:
