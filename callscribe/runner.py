@@ -221,7 +221,7 @@ def _run_all(tasks: list[list[Job]], settings: TranscribeSettings, writer: Write
             source = suspects or queue
             while source and len(running) < (1 if careful else 2 * pool.capacity) and not (careful and running):
                 group = source.pop()
-                running[pool.submit(group)] = group
+                running[pool.submit(group, alone=careful)] = group
             finished, _ = cf.wait(running, timeout=0.5, return_when=cf.FIRST_COMPLETED) if running else (set(), set())
             for item in pool.events():  # pieces of long calls finished meanwhile move the bar
                 writer.advance(item)

@@ -28,16 +28,16 @@ class FakePool:
         self.settings, self.script, self.capacity, self.isolates = settings, script or {}, capacity, isolates
         self.submitted: list[list[str]] = []  # call ids per group, in the order given
         self.closed: bool | None = None  # close(now) as called
-        self._inflight: list[tuple[list, cf.Future]] = []
+        self._inflight: list[tuple[list, cf.Future, bool]] = []
         self._lost_before: set[tuple[str, ...]] = set()
         self._lock = threading.Lock()
         self._timer: threading.Timer | None = None
 
-    def submit(self, group) -> cf.Future:
+    def submit(self, group, alone: bool = False) -> cf.Future:
         future = cf.Future()
         with self._lock:
             self.submitted.append([j.id for j in group])
-            self._inflight.append((list(group), future))
+            self._inflight.append((list(group), future, alone))
             if self._timer is not None:
                 self._timer.cancel()
             self._timer = threading.Timer(SETTLE, self._settle)
@@ -53,11 +53,11 @@ class FakePool:
     def _settle(self) -> None:
         with self._lock:
             inflight, self._inflight = self._inflight, []
-        killed = [g for g, _ in inflight if any(self.script.get(j.id) == "kill" for j in g)]
-        for group, future in inflight:
+        killed = [g for g, _, _ in inflight if any(self.script.get(j.id) == "kill" for j in g)]
+        for group, future, sent_alone in inflight:
             ids = tuple(j.id for j in group)
             if group in killed or (killed and not self.isolates):
-                alone = (ids in self._lost_before) if self.isolates else len(inflight) == 1
+                alone = (ids in self._lost_before) if self.isolates else sent_alone and len(inflight) == 1
                 self._lost_before.add(ids)
                 future.set_exception(WorkerLost("a fake worker died", alone=alone))
             elif any(self.script.get(j.id) == "raise" for j in group):

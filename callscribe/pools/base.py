@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 class WorkerLost(Exception):
     """The worker holding a group died (out of memory, a crash in the decoder, its node lost).
-    `alone`: the group is known to be the cause (nothing else ran there, or it was lost twice)."""
+    `alone`: the group is known to be the cause (it ran alone, or it was lost twice)."""
 
     def __init__(self, message: str, alone: bool):
         super().__init__(message)
@@ -48,8 +48,9 @@ class Pool(Protocol):
     capacity: int  # groups it decodes at once (workers, or actors on the cluster)
     isolates: bool  # a lost worker fails only the group it held (Ray actors), not every group in flight
 
-    def submit(self, group: list[Job]) -> cf.Future:
-        """The future gives (record, transcript or None) per call of `group`, in order."""
+    def submit(self, group: list[Job], alone: bool = False) -> cf.Future:
+        """The future gives (record, transcript or None) per call of `group`, in order. `alone`: nothing
+        else runs beside it (the caller waits for the rest first), so a worker lost with it is its doing."""
 
     def events(self) -> list[tuple[str, float]]:
         """(call id, audio seconds) for each piece of a long call finished since the last look."""

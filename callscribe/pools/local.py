@@ -66,7 +66,7 @@ class LocalPool:
         self._gen = _Generation(executor)
         return self._gen
 
-    def submit(self, group) -> cf.Future:
+    def submit(self, group, alone: bool = False) -> cf.Future:
         outer = cf.Future()
         # Workers start inside submit. Started with SIGINT blocked, they keep it blocked: a Ctrl-C, which a
         # terminal sends to the whole process group, reaches only this process (which ends them), and no
@@ -83,10 +83,10 @@ class LocalPool:
             signal.pthread_sigmask(signal.SIG_SETMASK, old)
         with self._lock:
             gen.open.add(outer)
-        inner.add_done_callback(lambda f: self._settle(f, outer, gen))
+        inner.add_done_callback(lambda f: self._settle(f, outer, gen, alone))
         return outer
 
-    def _settle(self, inner: cf.Future, outer: cf.Future, gen: _Generation) -> None:
+    def _settle(self, inner: cf.Future, outer: cf.Future, gen: _Generation, sent_alone: bool) -> None:
         if inner.cancelled():
             outer.cancel()
         error = None if inner.cancelled() else inner.exception()
@@ -94,7 +94,7 @@ class LocalPool:
             if isinstance(error, BrokenProcessPool) and gen.lost_with is None:
                 gen.lost_with = len(gen.open)
             gen.open.discard(outer)
-            alone = gen.lost_with == 1
+            alone = sent_alone and gen.lost_with == 1
         if outer.cancelled():
             return
         if isinstance(error, BrokenProcessPool):
@@ -138,7 +138,7 @@ class InProcessPool:
         report_pieces(self._events.append)
         self._worker = Worker(settings)
 
-    def submit(self, group) -> cf.Future:
+    def submit(self, group, alone: bool = False) -> cf.Future:
         future = cf.Future()
         try:
             future.set_result(self._worker.work(group))

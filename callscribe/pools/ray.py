@@ -95,7 +95,8 @@ class RayPool:
 
     # --- the pool's interface (callscribe.pools.base.Pool) ----------------------------------
 
-    def submit(self, group) -> cf.Future:
+    def submit(self, group, alone: bool = False) -> cf.Future:
+        """`alone` changes nothing here: an actor's death is its group's, and a group is blamed once lost twice."""
         future = cf.Future()
         with self._futures_lock:
             self._futures.add(future)
