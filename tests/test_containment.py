@@ -95,8 +95,7 @@ def test_a_transcript_that_cannot_be_written_is_that_files_error(sample_audio, t
 
 def marked(src, dest, marker: bytes) -> None:
     """A copy of a good WAV with a chunk holding `marker` before its data (decoders skip it)."""
-    sys.path.insert(0, str(REPO / "bench"))
-    from poison import with_chunk
+    from bench.poison import with_chunk
 
     dest.write_bytes(with_chunk(src.read_bytes(), b"JUNK", marker))
 
