@@ -11,7 +11,7 @@ import zlib
 
 import numpy as np
 
-from callscribe import diarize, vocabulary
+from callscribe import diarize, roles, speaker_words, vocabulary
 from callscribe.audio import SAMPLE_RATE, to_mono
 from callscribe.engines import Decoded, Engine
 from callscribe.records import Segment, Transcript
@@ -61,13 +61,13 @@ def transcribe_audio(engine: Engine, audio: np.ndarray, settings: TranscribeSett
         for i, channel in enumerate(audio):
             name = settings.channel_names[i] if i < len(settings.channel_names) else f"CHANNEL_{i}"
             part, warned = _transcribe_mono(engine, channel, settings)
-            segments += diarize.label_channel(part.segments, name)
+            segments += speaker_words.label_channel(part.segments, name)
             warnings += [f"{name}: {w}" for w in warned]
             language = language or part.language
         segments.sort(key=lambda s: s.start)  # stable: speech starting together reads in channel order
         text = " ".join(s.text for s in segments if s.text).strip()
         duration = round(audio.shape[1] / SAMPLE_RATE, 3)
-        return Transcript(text, language, duration, segments, diarize.talk_time(segments)), warnings
+        return Transcript(text, language, duration, segments, speaker_words.talk_time(segments)), warnings
     mono = to_mono(audio)
     transcript, warnings = _transcribe_mono(engine, mono, settings)
     return with_speakers(transcript, mono, settings), warnings
@@ -83,8 +83,10 @@ def with_speakers(transcript: Transcript, mono: np.ndarray, settings: Transcribe
     """Speaker turns on a mono call's segments and words, when diarization is on."""
     if settings.diarize and transcript.segments:
         turns = diarize.diarizer().turns(mono, settings.speakers)
-        transcript.segments = diarize.name_parties(diarize.assign_speakers(transcript.segments, turns), settings.channel_names)
-        transcript.speakers = diarize.talk_time(transcript.segments)
+        labelled = speaker_words.assign_speakers(transcript.segments, turns)
+        transcript.segments, transcript.roles = roles.name_parties(labelled, settings.channel_names)
+        transcript.turns = speaker_words.named_turns(turns, labelled, transcript.segments)
+        transcript.speakers = speaker_words.talk_time(transcript.segments)
     return transcript
 
 
