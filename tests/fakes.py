@@ -5,6 +5,7 @@ Each call does what `script` says (by call id; `ok` when not named):
 - `kill`: kills the worker holding its group (the group, and on a pool that does not isolate its
   workers every group in flight beside it, fail with `WorkerLost`);
 - `raise`: its group raises outside any one call's guard;
+- `unavailable`: the engine did not load in the worker its group went to (`EngineUnavailable`);
 - `fail:<reason>`: an error record with that reason ("{path}" in it becomes the call's path).
 
 Groups in flight finish together, a moment after the last submit, so that a worker death meets
@@ -17,7 +18,7 @@ import concurrent.futures as cf
 import threading
 
 from callscribe.calls import new_record
-from callscribe.pools.base import WorkerLost
+from callscribe.pools.base import EngineUnavailable, WorkerLost
 from callscribe.records import ERROR, Segment, Transcript
 
 SETTLE = 0.01  # seconds after a submit when the groups in flight finish
@@ -60,6 +61,8 @@ class FakePool:
                 alone = (ids in self._lost_before) if self.isolates else sent_alone and len(inflight) == 1
                 self._lost_before.add(ids)
                 future.set_exception(WorkerLost("a fake worker died", alone=alone))
+            elif any(self.script.get(j.id) == "unavailable" for j in group):
+                future.set_exception(EngineUnavailable("model 'fake-model' (fake) failed to load: no such file"))
             elif any(self.script.get(j.id) == "raise" for j in group):
                 future.set_exception(RuntimeError("raised outside the calls' guards"))
             else:

@@ -12,7 +12,7 @@ import pytest
 from callscribe.calls import Job
 from callscribe.fileio import read_jsonl
 from callscribe.pools import WorkerLost, after_loss, crash_reason
-from callscribe.runner import NOT_DONE, TooManyFailed, run, transcribe_folder
+from callscribe.runner import BAD_SETTING, NOT_DONE, TooManyFailed, run, transcribe_folder
 from callscribe.settings import TranscribeSettings
 from tests.fakes import install
 
@@ -117,3 +117,21 @@ def test_the_manifest_row_and_the_store_copy_when_json_is_not_written(tmp_path, 
     got = {call_id: t.text for call_id, _, t in ShardFolder(tmp_path / "out", ["txt"]).transcripts()}
     assert got == {"s0": "words of s0", "s1": "words of s1"}
     assert "json" not in json.loads((tmp_path / "out" / "journal.jsonl").read_text().splitlines()[0])
+
+
+def test_an_engine_that_does_not_load_stops_with_its_message_alone(tmp_path, monkeypatch, capsys):
+    jobs = calls(tmp_path, short=0, long=3)
+    pools = install(monkeypatch, {j.id: "unavailable" for j in jobs})
+    code, _ = transcribe_folder(jobs, tmp_path / "out", SETTINGS, None, name="callscribe", resume_hint="rerun")
+    err = capsys.readouterr().err
+    assert code == BAD_SETTING and err.count("failed to load") == 1 and "Traceback" not in err
+    assert journal(tmp_path / "out") == {} and pools[0].closed is True
+
+
+def test_a_bad_setting_stops_before_any_work_with_the_same_message_as_the_cli(tmp_path, monkeypatch, capsys):
+    pools = install(monkeypatch, {})
+    code, _ = transcribe_folder(calls(tmp_path), tmp_path / "out", {**SETTINGS, "beem_size": 2}, None, name="transcribe@s",
+                                resume_hint="rerun")
+    err = capsys.readouterr().err
+    assert code == BAD_SETTING and "transcribe@s: error: " in err and "beem_size" in err and "Traceback" not in err
+    assert pools == [] and not (tmp_path / "out").exists()
