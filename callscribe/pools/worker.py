@@ -6,6 +6,7 @@ reason (`EngineUnavailable`) with the model named, instead of a traceback per ca
 
 from __future__ import annotations
 
+import os
 import socket
 import tempfile
 from pathlib import Path
@@ -19,6 +20,8 @@ class Worker:
     def __init__(self, settings, node: bool = False):
         """`node`: on a cluster, each record says which machine ran it, and the audio comes as bytes."""
         self.settings, self.engine, self.error, self.node = settings, None, None, node
+        if node:
+            _as_a_local_worker()
         try:
             self.engine = load_engine(settings)
         except Exception as e:  # noqa: BLE001 - reported with each group sent here
@@ -52,3 +55,14 @@ class Worker:
             if self.node:
                 record.node = socket.gethostname()  # which machine ran it (the engine and device are beside it)
         return results
+
+
+def _as_a_local_worker() -> None:
+    """Ray starts its workers with OMP_NUM_THREADS set to the actor's CPUs; a local pool's worker has the
+    libraries' own default (a BLAS thread per core). The thread count changes the sums of the audio
+    features, and so the decoded text: an actor takes the local default, so a call comes out the same."""
+    import threadpoolctl
+
+    os.environ.pop("OMP_NUM_THREADS", None)  # for the libraries not loaded yet (CTranslate2, onnxruntime)
+    threadpoolctl.threadpool_limits(limits=len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+                                    user_api="blas")
