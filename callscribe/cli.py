@@ -7,7 +7,7 @@ import signal
 import sys
 from pathlib import Path
 
-from callscribe import search, web
+from callscribe import compare, plan, search, web
 from callscribe.outputs import FORMATS, OutputError
 
 
@@ -118,13 +118,16 @@ def cmd_transcribe(args) -> int:
     rows = {call_id: (e, t) for call_id, e, t in folder.transcripts([j.id for j in jobs])}
     redactions = {}
     if args.redact:
-        from callscribe.redact import RedactSettings, Tally
+        from callscribe.redact import RedactSettings, Tally, bleep_copy
 
-        tally = Tally(RedactSettings.from_params(redact), out / "redacted_audio")
+        rs = RedactSettings.from_params(redact)
+        tally = Tally(rs)
         for job in jobs:
             e, t = rows[job.id]
             if t is not None:
-                redactions[job.id] = tally.add(job.id, t if args.redact_audio else None, e.get("redactions"), job.path)
+                if args.redact_audio:
+                    bleep_copy(t, rs, job.path, out / "redacted_audio" / f"{job.id}.wav")
+                redactions[job.id] = tally.add(e.get("redactions"))
         totals = tally.metrics()
         write_json(out / "redactions.json", totals)
         print(f"callscribe: redacted {totals['by_kind']}", file=sys.stderr)
@@ -232,10 +235,12 @@ def main(argv: list[str] | None = None) -> int:
     pr = sub.add_parser("prune", help="trim the transcripts kept for earlier settings (OUT/store/) to the last N settings")
     pr.add_argument("folders", nargs="+", metavar="FOLDER", help="output folders, e.g. data/transcripts/2025-09a")
     pr.add_argument("--keep", type=int, default=1, help="settings to keep, most recently used first (default 1: only the latest)")
+    compare.add_parser(sub)
     search.add_parser(sub)
+    plan.add_parser(sub)
     web.add_parser(sub)
     args = parser.parse_args(bare_redact(sys.argv[1:] if argv is None else argv))
-    if hasattr(args, "run"):  # search, serve
+    if hasattr(args, "run"):  # compare, search, serve
         return args.run(args)
     if args.command == "shards":
         return cmd_shards(args)

@@ -11,7 +11,7 @@ import zlib
 
 import numpy as np
 
-from callscribe import diarize, roles, speaker_words, vocabulary
+from callscribe import diarize, relisten, roles, speaker_words
 from callscribe.audio import SAMPLE_RATE, to_mono
 from callscribe.engines import Decoded, Engine
 from callscribe.records import Segment, Transcript
@@ -112,7 +112,7 @@ def _transcribe_mono(engine: Engine, mono: np.ndarray, settings: TranscribeSetti
         if len(cuts) > 1:
             release_memory()
             _piece_done(seconds)
-    segments = vocabulary.refine(engine, mono, segments, settings)
+    segments = relisten.refine(engine, mono, segments, settings)
     text = " ".join(s.text for s in segments if s.text).strip()
     return Transcript(text=text, language=language, duration=round(duration, 3), segments=segments), warnings
 
