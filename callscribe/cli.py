@@ -110,7 +110,7 @@ def cmd_transcribe(args) -> int:
         return jobs
 
     code, summary = transcribe_folder(collect, out, given, redact, name="callscribe", private=out / "unredacted", formats=formats,
-                                      resume=args.resume, resume_hint="finished files are saved, rerun with --resume to go on",
+                                      resume=args.resume, resume_hint="rerun with --resume to go on",
                                       info=sys.stderr, done_note=" (--resume)")
     if summary is None:
         return code
@@ -249,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return cmd_transcribe(args)
     except KeyboardInterrupt:
-        print("\ncallscribe: interrupted; finished files are saved, rerun with --resume to go on", file=sys.stderr)
+        print("\ncallscribe: interrupted; finished calls are saved, rerun with --resume to go on", file=sys.stderr)
         return 130
     except (OutputError, CliError) as e:  # the message says what to do; a traceback would bury it
         print(f"callscribe: error: {e}", file=sys.stderr)

@@ -286,7 +286,7 @@ def transcribe_folder(jobs, out_dir: str | Path, transcribe: dict, redact: dict 
     try:
         summary = run(jobs, out_dir, settings, resume=resume, formats=formats, desc=desc or name, masker=masker, private=private)
     except KeyboardInterrupt:
-        say(f"interrupted; {resume_hint}")
+        say(f"interrupted; finished calls are saved, {resume_hint}")
         return INTERRUPTED, None
     except (OutputError, ModelError) as e:  # the message says what to do; a traceback would bury it
         say(f"error: {e}")

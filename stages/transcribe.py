@@ -30,7 +30,7 @@ def main():
         return [Job(r["id"], r["path"], r["sha256"], r["duration"]) for r in read_jsonl(f"data/selected/{shard}.jsonl")]
 
     code, _ = transcribe_folder(jobs, f"data/transcripts/{shard}", p["transcribe"], p.get("redact") or {}, name=f"transcribe@{shard}",
-                                private=private, resume_hint="finished calls are saved, `dvc repro` resumes")
+                                private=private, resume_hint="`dvc repro` resumes")
     if code:
         sys.exit(code)
     plots.record_time(f"transcribe@{shard}", started)
