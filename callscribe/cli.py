@@ -7,7 +7,7 @@ import signal
 import sys
 from pathlib import Path
 
-from callscribe import compare, plan, search, web
+from callscribe import compare, plan, review, search, web
 from callscribe.outputs import FORMATS, OutputError
 
 
@@ -239,8 +239,9 @@ def main(argv: list[str] | None = None) -> int:
     search.add_parser(sub)
     plan.add_parser(sub)
     web.add_parser(sub)
+    review.add_parser(sub)
     args = parser.parse_args(bare_redact(sys.argv[1:] if argv is None else argv))
-    if hasattr(args, "run"):  # compare, search, serve
+    if hasattr(args, "run"):  # compare, search, plan, serve, review
         return args.run(args)
     if args.command == "shards":
         return cmd_shards(args)

@@ -220,13 +220,15 @@ class ShardFolder:
             self.private_store.put(record, original.to_dict())
 
 
-def call_row(entry: dict | None, transcript: Transcript | None, redactions: dict | None = None) -> dict:
-    """What became of a call, as the CLI's manifest and the merged calls.jsonl give it."""
+def call_row(entry: dict | None, transcript: Transcript | None, redactions: dict | None = None, more: dict | None = None) -> dict:
+    """What became of a call, as the CLI's manifest and the merged calls.jsonl give it; `more`: fields
+    that follow the text (merge: the decoder's signals and the confidence)."""
     entry = entry or {}
     row = {"status": entry.get("status"), "reason": entry.get("reason"), "warnings": entry.get("warnings", []),
            "engine": entry.get("engine"), "model": entry.get("model"), "text": transcript.text if transcript else None}
     if redactions is not None:
         row["redactions"] = redactions
+    row.update(more or {})
     if transcript is not None and transcript.speakers:
         row["speakers"] = transcript.speakers
     return row

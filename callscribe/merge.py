@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+from callscribe.confidence import confidence, signals
 from callscribe.folder import ShardFolder, call_row
 from callscribe.outputs import write_transcript
 from callscribe.records import FILTERED, PENDING, TRANSCRIBED
@@ -65,7 +66,8 @@ def merge(profile: list[dict], selected: dict[str, list[dict]], dropped: dict[st
             counted = redaction.add(entry.get("redactions")) if masked_with and t else None
             if counted is not None and audio_dir is not None and redaction.settings.audio and path_of.get(original or p["id"]):
                 bleep_copy(t, redaction.settings, path_of[original or p["id"]], audio_dir / f"{p['id']}.wav")
-            row.update(call_row(entry, t, counted))
+            decoder = signals(t.to_dict(), entry.get("warnings")) if t is not None else None
+            row.update(call_row(entry, t, counted, {"decoder": decoder, "confidence": confidence(decoder)} if t is not None else None))
             if t is not None:
                 write_transcript(t, out_dir / "transcripts" / p["id"], formats)
         counts[row["status"]] += 1
