@@ -22,6 +22,7 @@ def test_repro_then_only_what_changed_reruns(tmp_path):
     first = dvc(project, "repro")
     assert ran(first) == {"extract", "profile", "filter", "transcribe@2025-09a", "transcribe@2025-09b", "merge", "index", "analytics",
                           "review", "evaluate"}
+    assert "is empty" not in first  # no DVC warning about an output folder left empty (data/private/<shard>, data/output/audio)
     calls = read_jsonl(project / "data/output/calls.jsonl")
     status = {c["name"]: c["status"] for c in calls}
     assert len(calls) == 29 and list(status.values()).count("filtered") == 2
