@@ -86,7 +86,6 @@ def leaks(text: str, digits: str) -> bool:
 
 @pytest.fixture(scope="module")
 def call_audio(tmp_path_factory) -> Path:
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from bench.redaction_audio import speak_call
 
     folder = tmp_path_factory.mktemp("calls")
