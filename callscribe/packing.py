@@ -13,7 +13,7 @@ from callscribe.audio import SAMPLE_RATE
 from callscribe.engines import Engine
 from callscribe.records import Segment, Transcript, Word
 from callscribe.settings import TranscribeSettings
-from callscribe.transcribe import repetition_warning, transcribe_audio, with_speakers
+from callscribe.transcribe import looks_wrong, transcribe_audio, with_speakers
 
 PACK_GAP = 2.0  # seconds of silence between packed calls: Whisper hears a pause, not a run-on
 # Whisper can skip a whole call on a tape (seen where a call straddles two 30 s windows): it is then decoded alone.
@@ -101,22 +101,6 @@ def span_of_word(spans: list[Span], start: float, end: float) -> Span:
     return before[-1] if before else spans[0]
 
 
-def repeated_phrase(text: str) -> str | None:
-    """A word four times back to back ("to, to, to, to, to"), a phrase three times ("what do you think?
-    what do you think? what do you think?") or a long one twice: a decoding loop, not what a caller
-    said ("darling darling darling" and "thank you thank you" pass). Short calls' loops are too short
-    for `repetition_warning`'s words per second and compression limits (docs/PERFORMANCE.md)."""
-    words = [w.strip(".,?!;:\"'").lower() for w in text.split()]
-    for n in range(1, len(words) // 2 + 1):
-        for i in range(len(words) - 2 * n + 1):
-            k = 1
-            while words[i + k * n:i + (k + 1) * n] == words[i:i + n]:
-                k += 1
-            if k >= 4 or (k >= 3 and n >= 2) or (k >= 2 and n >= 5):
-                return f"{' '.join(words[i:i + n])!r} {k} times in a row"
-    return None
-
-
 def transcribe_packed(engine: Engine, monos: list[np.ndarray], settings: TranscribeSettings,
                       ) -> list[tuple[Transcript, list[str]] | Exception]:
     """Short mono calls -> (transcript, warnings) each; a call whose text looks wrong is redone on its own.
@@ -138,7 +122,7 @@ def transcribe_packed(engine: Engine, monos: list[np.ndarray], settings: Transcr
         duration = len(mono) / SAMPLE_RATE
         text = " ".join(s.text for s in segs_of[i]).strip()
         try:
-            looped = repetition_warning(text, duration) or repeated_phrase(text)
+            looped = looks_wrong(text, duration, short=True)
             # A loop, or speech laid on the tape with no word back (Whisper skipped it): decoded alone.
             redo = f"{LOOPED} ({looped})" if looped else DROPPED if not text and i in laid else None
             if redo:

@@ -20,16 +20,16 @@ from callscribe.calls import Job, transcribe_files
 from callscribe.engines import Engine, ModelError, load_engine
 from callscribe.records import CallRecord, Transcript
 from callscribe.settings import TranscribeSettings
-from callscribe.transcribe import report_pieces
 
 _ENGINE: Engine | None = None
 _LOAD_ERROR: Exception | None = None
+_PROGRESS = None  # where this worker reports each finished piece of a long call
 
 
 def _init_worker(settings: TranscribeSettings, progress=None) -> None:
     """`progress`: a queue to the parent, or a callback in this process, for each piece of a long call."""
-    global _ENGINE, _LOAD_ERROR
-    report_pieces(progress.put if hasattr(progress, "put") else progress)
+    global _ENGINE, _LOAD_ERROR, _PROGRESS
+    _PROGRESS = progress.put if hasattr(progress, "put") else progress
     if multiprocessing.parent_process() is not None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops us
         # tqdm (used inside the model libraries) would create a multiprocessing lock here: a semaphore that a
@@ -44,7 +44,7 @@ def _init_worker(settings: TranscribeSettings, progress=None) -> None:
 def _work(jobs: list[Job], settings: TranscribeSettings) -> list[tuple[CallRecord, Transcript | None]]:
     if _LOAD_ERROR is not None:
         raise ModelError(f"model {settings.model!r} ({settings.engine}) failed to load: {_LOAD_ERROR}")
-    return transcribe_files(_ENGINE, jobs, settings)
+    return transcribe_files(_ENGINE, jobs, settings, _PROGRESS)
 
 
 class InProcessPool:
