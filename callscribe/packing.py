@@ -44,6 +44,8 @@ def lay_out(monos: list[np.ndarray], settings: TranscribeSettings, failed: dict[
     gap = np.zeros(int(PACK_GAP * SAMPLE_RATE), np.float32)
     parts, spans, cursor = [], [], 0
     for i, mono in enumerate(monos):
+        if failed and i in failed:  # failed in an earlier layout: off this tape
+            continue
         try:
             regions = vad.speech_regions(mono, vad.PACKING) if settings.vad else [(0, len(mono))]
         except Exception as e:
@@ -104,9 +106,20 @@ def span_of_word(spans: list[Span], start: float, end: float) -> Span:
 def transcribe_packed(engine: Engine, monos: list[np.ndarray], settings: TranscribeSettings,
                       ) -> list[tuple[Transcript, list[str]] | Exception]:
     """Short mono calls -> (transcript, warnings) each; a call whose text looks wrong is redone on its own.
-    A call whose own steps raise (VAD, speaker turns) gets its exception in its place, and the tape is
-    made of the others, as if it were not there."""
+    A call whose own steps raise (VAD, speaker turns) gets its exception in its place, and the others are
+    decoded again on a tape without it, so they come out as if it had never been there."""
     failed: dict[int, Exception] = {}
+    while True:
+        results = _packed_once(engine, monos, settings, failed)
+        new = {i: r for i, r in enumerate(results) if isinstance(r, Exception) and i not in failed}
+        if not new:
+            return results
+        failed.update(new)
+
+
+def _packed_once(engine: Engine, monos: list[np.ndarray], settings: TranscribeSettings, failed: dict[int, Exception],
+                 ) -> list[tuple[Transcript, list[str]] | Exception]:
+    """One tape of the calls not in `failed` (a call whose VAD raises is put there), decoded and handed back."""
     tape, spans = lay_out(monos, settings, failed)
     segs_of: list[list[Segment]] = [[] for _ in monos]
     language = settings.language
@@ -114,7 +127,7 @@ def transcribe_packed(engine: Engine, monos: list[np.ndarray], settings: Transcr
         decoded = engine.transcribe(tape, settings, packed=True)
         segs_of, language = assign(decoded.segments, spans, len(monos)), decoded.language
     laid = {sp.item for sp in spans}
-    results = []
+    results: list[tuple[Transcript, list[str]] | Exception] = []
     for i, mono in enumerate(monos):
         if i in failed:
             results.append(failed[i])
