@@ -109,7 +109,13 @@ def run_baseline(files: list[str], out: Path) -> dict:
         audio += info.duration
     wall = time.perf_counter() - t0
     return {"audio_seconds": audio, "wall_seconds": wall, "load_seconds": load, "model_seconds": model.model.seconds,
-            "texts": texts, "call_seconds": seconds, "workers": 1, "peak_rss_mb": {"main": peak_rss_mb()}}
+            "texts": texts, "call_seconds": seconds, "workers": 1, "cpu_seconds": _cpu_seconds(resource.RUSAGE_SELF),
+            "peak_rss_mb": {"main": peak_rss_mb()}}
+
+
+def _cpu_seconds(who) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
 
 
 def run_pipeline(files: list[str], out: Path, overrides: dict | None = None) -> dict:
@@ -137,6 +143,7 @@ def run_pipeline(files: list[str], out: Path, overrides: dict | None = None) -> 
     return {"audio_seconds": sum(e["audio_seconds"] for e in entries.values()), "wall_seconds": wall,
             "call_seconds": seconds, "statuses": statuses, "workers": settings.workers,
             "worker_seconds": sum(e["wall_seconds"] for e in entries.values()),
+            "cpu_seconds": sum(e.get("cpu_seconds", 0.0) for e in entries.values()),  # decoding's, in the workers
             "model_seconds": sum(e.get("model_seconds", 0.0) for e in entries.values()),
             "settings": {k: v for k, v in vars(settings).items()}, "texts": texts,
             "peak_mlx_mb": sys.modules["mlx.core"].get_peak_memory() / 2**20 if "mlx.core" in sys.modules else None,  # the GPU's share

@@ -127,7 +127,7 @@ def pair(labels: list[dict], calls: list[dict], labels_dir: Path, transcripts: P
 def summary(wer: dict, der: dict, calls: list[dict], transcribe: dict) -> dict:
     """The figures that matter, in one small file that `dvc metrics show` and `dvc exp show` print
     first and that fit side by side at 80 columns; the detail stays in the other metrics files."""
-    done = [c for c in calls if c["status"] in ("ok", "no_speech", "error")]
+    done = [c for c in calls if c["status"] in (*TRANSCRIBED, "error")]
     return {
         "wer": wer.get("wer"),
         "cer": wer.get("cer"),

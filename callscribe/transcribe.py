@@ -23,6 +23,8 @@ from callscribe.records import Segment, Transcript
 from callscribe.settings import TranscribeSettings
 
 # The warning of a call whose voice activity found speech where the decoder, asked twice, wrote nothing.
+# Voice means a second of it at least: hold music gives the VAD half a second of "speech".
+VOICE_SECONDS = 1.0
 NO_WORDS_WARNING = "voice was found but no words were decoded, also without the VAD trim"
 
 
@@ -200,7 +202,7 @@ def _part(engine: Engine, part: Part, pieces: list[Decoded], settings: Transcrib
             if not again or len(retry.text) < len(decoded.text):
                 decoded = retry
         segments += [s.shifted(offset) for s in decoded.segments]
-    if settings.vad and not any(s.text for s in segments) and vad.speech_regions(part.mono, vad.PACKING):
+    if settings.vad and not any(s.text for s in segments) and _voiced(part.mono) >= VOICE_SECONDS:
         # Voice, and no words: heard once more as a whole, without the VAD trim (Whisper's own no-speech test decides).
         retry = engine.transcribe(part.mono, dataclasses.replace(settings, vad=False))
         segments = [s for s in retry.segments if s.text] if not looks_wrong(retry.text, len(part.mono) / SAMPLE_RATE, short=True,
@@ -209,6 +211,11 @@ def _part(engine: Engine, part: Part, pieces: list[Decoded], settings: Transcrib
             warnings.append(NO_WORDS_WARNING)
     segments = vocabulary.refine(engine, part.mono, segments, settings)
     return segments, warnings, language
+
+
+def _voiced(mono: np.ndarray) -> float:
+    """Seconds of speech the VAD finds (the packing options: a margin around words, pauses kept)."""
+    return sum(b - a for a, b in vad.speech_regions(mono, vad.PACKING)) / SAMPLE_RATE
 
 
 def with_speakers(transcript: Transcript, mono: np.ndarray, settings: TranscribeSettings) -> Transcript:

@@ -6,8 +6,9 @@ Each piece is cut to its speech as the sequential decoder's `vad_filter` does (s
 and the speech is cut at its quietest point into windows of at most 30 s, so no window starts or
 ends mid-word. Windows are decoded without timestamp tokens: with them Whisper leaves a window's
 last sentence for the next window (the sequential decoder seeks back to it; a batch cannot), and
-the batch lost 4x the words (docs/PERFORMANCE.md). A window's words, timed by alignment, are then
-split into segments at sentence ends. What a batch cannot do is condition a window on the one before.
+the batch lost 4x the words. A window's words, timed by alignment, are then split into segments at
+sentence ends. Used when `transcribe.batch_size` > 1; not the default: decoded without the window
+before, whole turns of a two-party call's quieter or accented party vanish (docs/PERFORMANCE.md).
 """
 
 from __future__ import annotations
