@@ -100,16 +100,17 @@ def run_baseline(files: list[str], out: Path) -> dict:
     model = WhisperModel("bundled-base", device="cpu", compute_type="int8", files=bundled_files("base"))
     model.model = _Timed(model.model)
     load = time.perf_counter() - t0
-    texts, audio, seconds = {}, 0.0, {}
+    texts, audio, seconds, cpu = {}, 0.0, {}, {}
     for path in files:
-        t1 = time.perf_counter()
+        t1, c1 = time.perf_counter(), _cpu_seconds(resource.RUSAGE_SELF)
         segments, info = model.transcribe(path)
         texts[path] = " ".join(s.text.strip() for s in segments)
-        seconds[path] = time.perf_counter() - t1
+        seconds[path], cpu[path] = time.perf_counter() - t1, _cpu_seconds(resource.RUSAGE_SELF) - c1
         audio += info.duration
     wall = time.perf_counter() - t0
     return {"audio_seconds": audio, "wall_seconds": wall, "load_seconds": load, "model_seconds": model.model.seconds,
-            "texts": texts, "call_seconds": seconds, "workers": 1, "cpu_seconds": _cpu_seconds(resource.RUSAGE_SELF),
+            "texts": texts, "call_seconds": seconds, "call_cpu_seconds": cpu, "workers": 1,
+            "cpu_seconds": _cpu_seconds(resource.RUSAGE_SELF),
             "peak_rss_mb": {"main": peak_rss_mb()}}
 
 
@@ -135,13 +136,13 @@ def run_pipeline(files: list[str], out: Path, overrides: dict | None = None) -> 
     run(jobs, out, settings, progress=False)
     wall = time.perf_counter() - t0
     entries = Journal(out / "journal.jsonl").entries()
-    texts, seconds, statuses = {}, {}, {}
+    texts, seconds, cpu, statuses = {}, {}, {}, {}
     for job in jobs:
         e = entries[job.id]
         texts[job.path] = json.loads((out / e["json"]).read_text())["text"] if e.get("json") else ""
-        seconds[job.path], statuses[job.path] = e["wall_seconds"], e["status"]
+        seconds[job.path], cpu[job.path], statuses[job.path] = e["wall_seconds"], e.get("cpu_seconds", 0.0), e["status"]
     return {"audio_seconds": sum(e["audio_seconds"] for e in entries.values()), "wall_seconds": wall,
-            "call_seconds": seconds, "statuses": statuses, "workers": settings.workers,
+            "call_seconds": seconds, "call_cpu_seconds": cpu, "statuses": statuses, "workers": settings.workers,
             "worker_seconds": sum(e["wall_seconds"] for e in entries.values()),
             "cpu_seconds": sum(e.get("cpu_seconds", 0.0) for e in entries.values()),  # decoding's, in the workers
             "model_seconds": sum(e.get("model_seconds", 0.0) for e in entries.values()),
@@ -228,14 +229,16 @@ def clip_diff(results: dict, refs: dict[str, str], kinds: dict[str, str], path: 
 
 
 def per_bucket(results: dict, refs: dict[str, str], durations: dict[str, float]) -> dict:
-    """Per length bucket (bench/archive_set.py): each run's speed, its ratio to the loop's, WER and deletions.
-    A run's speed in a bucket is the bucket's audio over its calls' seconds (in a worker; a packed call's share)
-    divided by the run's workers: the throughput of a machine doing only such calls."""
+    """Per length bucket (bench/archive_set.py): each run's speed in x real time per CPU-second (the loop's
+    threads and the workers' decoding; on a shared machine CPU time moves far less with the load than wall
+    time), its ratio to the loop's, WER and deletions."""
     from archive_set import BUCKETS, bucket
 
     from callscribe.evaluate import score
 
-    names = [n for n in results if "call_seconds" in results[n]]
+    names = [n for n in results if "call_cpu_seconds" in results[n]]
+    if not names:
+        return {}
     table: dict[str, dict] = {}
     for _, name in [*BUCKETS, (0, "all")]:
         paths = [p for p in refs if name in ("all", bucket(durations[p]))]
@@ -245,20 +248,21 @@ def per_bucket(results: dict, refs: dict[str, str], durations: dict[str, float])
         row = {"calls": len(paths), "audio_minutes": round(audio / 60, 1)}
         for n in names:
             r = results[n]
-            busy = sum(r["call_seconds"].get(p, 0.0) for p in paths) / r["workers"]
+            cpu = sum(r["call_cpu_seconds"].get(p, 0.0) for p in paths)
             metrics, _ = score([(p, refs[p], r["texts"].get(p, "")) for p in paths if refs[p]])
-            row[n] = {"speed": round(audio / busy, 2) if busy else None, "wer": metrics.get("wer"),
+            row[n] = {"speed_per_cpu": round(audio / cpu, 2) if cpu else None, "wer": metrics.get("wer"),
                       "deletions": metrics.get("deletions"), "words": metrics.get("ref_words")}
         table[name] = row
     loop = names[0]
-    print(f"\n| length | calls | audio | {loop} speed | " + " | ".join(f"{n} speed, ratio" for n in names[1:])
+    print(f"\n| length | calls | audio | {loop} | " + " | ".join(f"{n} (ratio)" for n in names[1:])
           + " | WER " + " / ".join(names) + " | deletions " + " / ".join(names) + " |")
     print("|---|---|---|---|" + "---|" * (len(names) - 1) + "---|---|")
     for name, row in table.items():
-        speeds = " | ".join(f"{row[n]['speed']:.1f}x, **{row[n]['speed'] / row[loop]['speed']:.2f}x**" for n in names[1:])
+        speeds = " | ".join(f"{row[n]['speed_per_cpu']:.1f}x (**{row[n]['speed_per_cpu'] / row[loop]['speed_per_cpu']:.2f}x**)"
+                            for n in names[1:])
         wers = " / ".join(f"{100 * row[n]['wer']:.1f} %" if row[n]["wer"] is not None else "n/a" for n in names)
         dels = " / ".join(str(row[n]["deletions"]) for n in names)
-        print(f"| {name} | {row['calls']} | {row['audio_minutes']} min | {row[loop]['speed']:.1f}x | {speeds} | {wers} | {dels} |")
+        print(f"| {name} | {row['calls']} | {row['audio_minutes']} min | {row[loop]['speed_per_cpu']:.1f}x | {speeds} | {wers} | {dels} |")
     return table
 
 
