@@ -1,189 +1,199 @@
-"""Diarization error rate and cost: prints figures for docs/PERFORMANCE.md.
+"""Speaker turns on two-party calls: DER, WDER, mid-sentence changes, roles, one voice, cost.
 
-    python bench/diarization.py [--shared ../shared/data] [--json out.json]
+    python scripts/make_spokenwoz.py --shared ../shared/data --kame kame_finetune     # data/spokenwoz: 6 real calls
+    python scripts/make_twoparty.py --shared ../shared/data --calls 24                # data/twoparty: 24 mixes
+    python bench/diarization.py --split check --json bench/results/speaker_turns.json
+    python bench/diarization.py --split tune --tune                                  # the grid the defaults came from
 
-DER (pyannote.metrics, no collar, overlap scored) of `callscribe.diarize` on
-`diarization_only_16k` (the two-speaker sample and 14 AMI excerpts, RTTM and UEM given), on a
-telephone-band copy of the two-speaker sample (300-3400 Hz, 8 kHz, GSM 6.10, made here), and on
-the samples' two-speaker GSM call; each with the oracle speaker count, the default (2) and auto.
-Cost: diarization time as a share of transcription time on the 5-minute GSM long-form, both
-measured in this run on one thread.
-
-    python bench/diarization.py --calls [--per-call] [--twoparty data/twoparty]
-
-Service calls only (fast, no transcription): DER on the three real SpokenWOZ dialogues (mono GSM
-mixes) and on the two-party dev set of `scripts/make_twoparty.py` (built there if missing), with
-no collar and with a collar of 0.25 s either side of each reference boundary (NIST md-eval's
-convention), for the oracle speaker count, 2 and auto; plus how many speakers auto finds on each,
-and where the error lies (missed speech, false alarm, confusion), per call with --per-call.
+Sets (bench/speaker_splits.json fixes each one's tuning and check half): `spokenwoz`, real service
+dialogues mixed to mono GSM, reference turns from their clean stereo channels; `twoparty`, read
+speech mixed into dialogues and one-voice voicemails (scripts/make_twoparty.py). Every call is
+transcribed once with the default settings and no diarization (cached in --cache with its time, as
+are its d-vector windows), then diarized with `speakers: 2` and `auto`, its words labelled two ways:
+`turns` (each word the speaker holding most of it, the previous way) and `words` (the word-level
+Viterbi of `callscribe.speaker_words`, the default). DER is pyannote.metrics' with no collar and with
+0.25 s forgiven either side of each reference boundary, over the whole file, of the turns the
+pipeline writes as the call's RTTM.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
+import datetime
+import itertools
 import json
+import platform
 import sys
-import tempfile
 import time
 import warnings
 from pathlib import Path
 
-import soundfile as sf
-import soxr
-from pyannote.core import Annotation, Segment
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from callscribe import diarize, roles, speaker_metrics, speaker_words  # noqa: E402
 from callscribe.audio import load_audio, to_mono  # noqa: E402
-from callscribe.diarize import diarizer  # noqa: E402
 from callscribe.evaluate import load_turns  # noqa: E402
+from callscribe.records import Transcript  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-TWO_SPEAKER_CALL = "q-300-+18285550185-20250920-134857-1758390537.8958"
+SPLITS = json.loads((REPO / "bench" / "speaker_splits.json").read_text())
+GRID = {"MID_SWITCH": [3.0, 6.0, 12.0, 20.0, 40.0], "BOUNDARY_SWITCH": [0.0, 0.3, 1.0]}
 
 
-def telephone(src: Path, dst: Path) -> Path:
-    """300-3400 Hz band, 8 kHz, GSM 6.10 WAV: the phone system's format."""
-    from scipy.signal import butter, sosfiltfilt
-
-    audio, sr = sf.read(src, dtype="float32")
-    band = sosfiltfilt(butter(8, [300, 3400], btype="band", fs=sr, output="sos"), audio)
-    sf.write(dst, soxr.resample(band, sr, 8000, quality="HQ"), 8000, format="WAV", subtype="GSM610")
-    return dst
-
-
-def annotation(turns) -> Annotation:
-    hyp = Annotation()
-    for t in turns:
-        hyp[Segment(t.start, t.end)] = t.speaker
-    return hyp
-
-
-def der_table(items, modes=("oracle", 2, "auto"), collar: float = 0.0) -> dict:
-    """items: (name, audio path, reference Annotation, uem (start, end)). DER per set and mode.
-    `collar`: seconds forgiven either side of each reference boundary."""
-    from pyannote.core import Timeline
-    from pyannote.metrics.diarization import DiarizationErrorRate
-
-    out = {}
-    for mode in modes:
-        metric = DiarizationErrorRate(collar=2 * collar)  # pyannote's collar is the whole width
-        per = {}
-        for name, path, ref, uem in items:
-            k = len(ref.labels()) if mode == "oracle" else mode
-            hyp = annotation(diarizer().turns(to_mono(load_audio(path)), k))
-            d = metric(ref, hyp, uem=Timeline([Segment(*uem)]), detailed=True)
-            per[name] = {"der": round(float(d["diarization error rate"]), 4), "speakers": len(hyp.labels()), **parts(d)}
-        out[str(mode)] = {"der": round(abs(metric), 4), **parts(metric.accumulated_), "files": per}
+def calls(folders: dict[str, Path], split: str) -> list[dict]:
+    """One row per call of the split: set, name, audio, rttm, kind."""
+    out = []
+    for set_name, folder in folders.items():
+        wanted = set(SPLITS[set_name]["tune"] if split == "tune" else SPLITS[set_name]["check"] if split == "check"
+                     else SPLITS[set_name]["tune"] + SPLITS[set_name]["check"])
+        for row in map(json.loads, (folder / "manifest.jsonl").read_text().splitlines()):
+            name = Path(row["audio"]).stem
+            if name in wanted:
+                out.append({"set": set_name if row["kind"] == "dialogue" else f"{set_name}_voicemails", "name": name,
+                            "audio": folder / row["audio"], "rttm": folder / row["rttm"], "duration": row["duration"]})
     return out
 
 
-def parts(d) -> dict:
-    """Where the error lies, as shares of the reference speech: missed speech (overlap included: one
-    speaker per frame), false alarm (speech where the reference has none), confusion (wrong speaker)."""
-    total = d["total"] or 1.0
-    return {"speech_s": round(float(d["total"]), 2), "missed": round(d["missed detection"] / total, 4),
-            "false_alarm": round(d["false alarm"] / total, 4), "confusion": round(d["confusion"] / total, 4)}
-
-
-def cost(path: Path) -> dict:
+def prepared(call: dict, cache: Path) -> tuple[Transcript, diarize.Windows, dict]:
+    """The call's transcript (default settings, no diarization) and d-vector windows, with the seconds
+    each took on this machine; computed once, then read from the cache."""
     from callscribe.engines import load_engine
     from callscribe.settings import TranscribeSettings
     from callscribe.transcribe import transcribe_audio
 
-    settings = TranscribeSettings(workers=1, diarize=False).resolved()
-    engine = load_engine(settings)
-    audio = load_audio(path)
-    diarizer()  # load the encoder before timing, as a worker does once
-    t0 = time.perf_counter()
-    transcribe_audio(engine, audio, settings)
-    t1 = time.perf_counter()
-    diarizer().turns(to_mono(audio), 2)
-    t2 = time.perf_counter()
-    return {"audio_s": round(audio.shape[1] / 16000, 1), "transcribe_s": round(t1 - t0, 2), "diarize_s": round(t2 - t1, 2),
-            "diarize_share": round((t2 - t1) / (t1 - t0), 4)}
+    asr, win = cache / f"{call['name']}.json", cache / f"{call['name']}.npz"
+    if not asr.is_file() or not win.is_file():
+        cache.mkdir(parents=True, exist_ok=True)
+        settings = TranscribeSettings(workers=1, diarize=False).resolved()
+        audio = load_audio(call["audio"])
+        if not hasattr(prepared, "engine"):  # load the model and the encoder, import the clustering: not timed
+            prepared.engine = load_engine(settings)
+            diarize.diarizer().turns(to_mono(audio)[: 20 * 16000], "auto")
+        engine = prepared.engine
+        t0 = time.perf_counter()
+        transcript, _ = transcribe_audio(engine, audio, settings)
+        t1 = time.perf_counter()
+        w = diarize.diarizer().windows(to_mono(audio))
+        diarize.turns_of(w, "auto")
+        t2 = time.perf_counter()
+        asr.write_text(json.dumps({"transcript": transcript.to_dict(), "transcribe_s": t1 - t0, "diarize_s": t2 - t1}))
+        np.savez(win, centres=w.centres, region_of=w.region_of, emb=w.emb, regions=np.array(w.regions).reshape(-1, 2))
+    data = json.loads(asr.read_text())
+    z = np.load(win)
+    w = diarize.Windows([tuple(r) for r in z["regions"].tolist()], z["centres"], z["region_of"], z["emb"])
+    return Transcript.from_dict(data["transcript"]), w, {"transcribe_s": data["transcribe_s"], "diarize_s": data["diarize_s"]}
 
 
-def calls(shared: Path, twoparty: Path) -> dict:
-    """DER on the real SpokenWOZ dialogues and on the two-party dev set, without and with a collar."""
-    if not (twoparty / "manifest.jsonl").is_file():
-        import subprocess
+def labelled(transcript: Transcript, turns: diarize.Turns, how: str) -> tuple[list, dict | None, bool]:
+    """Words with speakers (the word-level Viterbi, or the turn holding most of each word), then roles."""
+    segments = copy.deepcopy(transcript.segments)
+    if how == "turns":
+        segments = speaker_words.assign_speakers(segments, diarize.Turns(list(turns)))
+    else:
+        segments = speaker_words.assign_speakers(segments, turns)
+    named, guess = roles.name_parties(segments, ["agent", "caller"])
+    words = [w for s in named for w in (s.words or [])]
+    return words, guess, named is not segments
 
-        script = REPO / "scripts" / "make_twoparty.py"
-        subprocess.run([sys.executable, str(script), "--shared", str(shared), "--out", str(twoparty)], check=True)
-    woz = shared / "gsm8k" / "spokenwoz_calls_8k"
-    sets = {"spokenwoz_real_gsm8k": (woz, [json.loads(line) for line in open(woz / "manifest.jsonl")])}
-    dev = [json.loads(line) for line in open(twoparty / "manifest.jsonl")]
-    sets["twoparty_dev_dialogues"] = (twoparty, [m for m in dev if m["kind"] == "dialogue"])
-    sets["twoparty_dev_voicemails"] = (twoparty, [m for m in dev if m["kind"] == "voicemail"])
-    results = {}
-    for name, (folder, rows) in sets.items():
-        items = [(Path(m["audio"]).stem, folder / m["audio"], load_turns(folder / m["rttm"]), (0.0, sf.info(folder / m["audio"]).duration))
-                 for m in rows]
-        for collar in (0.0, 0.25):
-            results[f"{name} collar {collar}"] = der_table(items, collar=collar)
-    return results
+
+def evaluate(rows: list[dict], cache: Path, modes=(2, "auto"), hows=("turns", "words")) -> dict:
+    from pyannote.core import Annotation, Segment, Timeline
+    from pyannote.metrics.diarization import DiarizationErrorRate
+
+    results: dict = {}
+    for row in rows:
+        transcript, w, cost = prepared(row, cache)
+        ref = load_turns(row["rttm"])
+        uem = Timeline([Segment(0, row["duration"])])
+        for mode in modes:
+            turns = diarize.turns_of(w, mode)
+            hyp = Annotation()
+            for t in turns:
+                hyp[Segment(t.start, t.end)] = t.speaker
+            for how in hows:
+                r = results.setdefault((row["set"], str(mode), how), {
+                    "der": DiarizationErrorRate(), "der_collar": DiarizationErrorRate(collar=0.5), "files": {}})
+                d = r["der"](ref, hyp, uem=uem)
+                dc = r["der_collar"](ref, hyp, uem=uem)
+                words, guess, named = labelled(transcript, turns, how)
+                wd = speaker_metrics.wder(ref, words)
+                ch = speaker_metrics.speaker_changes(words)
+                two = len(ref.labels()) == 2
+                r["files"][row["name"]] = {
+                    "der": round(float(d), 4), "der_collar": round(float(dc), 4), "speakers": len(hyp.labels()),
+                    "ref_speakers": len(ref.labels()), **{k: wd[k] for k in ("words", "unscored", "wrong", "wder")}, **ch,
+                    "role": speaker_metrics.role_outcome(guess, wd["mapping"], named) if two else "n/a",
+                    "role_confidence": guess["confidence"] if guess else None, **cost}
+    return {f"{s} speakers={m} words={h}": summary(r) for (s, m, h), r in results.items()}
+
+
+def summary(r: dict) -> dict:
+    files = r["files"].values()
+    words, wrong = sum(f["words"] for f in files), sum(f["wrong"] for f in files)
+    changes, mid = sum(f["changes"] for f in files), sum(f["mid_sentence"] for f in files)
+    t, d = sum(f["transcribe_s"] for f in files), sum(f["diarize_s"] for f in files)
+    roles_seen = [f["role"] for f in files if f["role"] != "n/a"]
+    return {"calls": len(r["files"]), "der": round(abs(r["der"]), 4), "der_collar": round(abs(r["der_collar"]), 4),
+            "wder": round(wrong / words, 4) if words else 0.0, "words": words,
+            "mid_sentence_share": round(mid / changes, 4) if changes else 0.0, "changes": changes,
+            "speakers_found": [f["speakers"] for f in files],
+            "roles": {k: roles_seen.count(k) for k in sorted(set(roles_seen))},
+            "diarize_share": round(d / t, 4) if t else None, "files": r["files"]}
+
+
+def tune(rows: list[dict], cache: Path) -> list[dict]:
+    """Every combination of GRID on the rows (the tuning half): pooled WDER and mid-sentence share."""
+    out = []
+    for values in itertools.product(*GRID.values()):
+        for name, v in zip(GRID, values):
+            setattr(speaker_words, name, v)
+        res = evaluate(rows, cache, modes=("auto",), hows=("words",))
+        words = sum(r["words"] for r in res.values())
+        wrong = sum(r["wder"] * r["words"] for r in res.values())
+        changes = sum(r["changes"] for r in res.values())
+        mid = sum(r["mid_sentence_share"] * r["changes"] for r in res.values())
+        out.append({**dict(zip(GRID, values)), "wder": round(wrong / words, 4), "mid_sentence_share": round(mid / max(changes, 1), 4),
+                    **{k.split()[0]: (r["wder"], r["mid_sentence_share"]) for k, r in res.items()}})
+    return sorted(out, key=lambda r: r["wder"] + r["mid_sentence_share"] / 4)
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--shared", default=str(REPO.parent / "shared" / "data"))
+    ap.add_argument("--spokenwoz", default=str(REPO / "data" / "spokenwoz"))
+    ap.add_argument("--twoparty", default=str(REPO / "data" / "twoparty"))
+    ap.add_argument("--split", choices=["tune", "check", "all"], default="check")
+    ap.add_argument("--cache", default=str(REPO / "data" / "speaker_bench"), help="transcripts and d-vectors of each call")
+    ap.add_argument("--tune", action="store_true", help="grid over the word-level settings (use with --split tune)")
     ap.add_argument("--json", help="also write the figures here")
-    ap.add_argument("--calls", action="store_true", help="only the service calls: SpokenWOZ and the two-party dev set")
-    ap.add_argument("--per-call", action="store_true", help="with --calls: missed / false alarm / confusion of each call")
-    ap.add_argument("--twoparty", default=str(REPO / "data" / "twoparty"), help="the dev set's folder (built if missing)")
     args = ap.parse_args()
-    if args.calls:
-        warnings.filterwarnings("ignore")
-        results = calls(Path(args.shared), Path(args.twoparty))
-        for name, res in results.items():
-            print(f"{name}: " + ", ".join(f"{mode} {r['der']:.1%} (missed {r['missed']:.1%}, false alarm {r['false_alarm']:.1%}, "
-                                          f"confusion {r['confusion']:.1%})" for mode, r in res.items())
-                  + "; auto finds " + " ".join(str(f["speakers"]) for f in res["auto"]["files"].values()))
-            if args.per_call:
-                for mode, r in res.items():
-                    for call, f in r["files"].items():
-                        print(f"    {mode:>6} {call}: DER {f['der']:.1%}, missed {f['missed']:.1%}, false alarm {f['false_alarm']:.1%}, "
-                              f"confusion {f['confusion']:.1%} of {f['speech_s']} s; {f['speakers']} speakers")
-        if args.json:
-            Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
-        return
-    shared = Path(args.shared) / "diarization_only_16k"
-    if not shared.is_dir():
-        sys.exit(f"{shared} not found: pass --shared with the folder holding diarization_only_16k/")
     warnings.filterwarnings("ignore")
-    manifest = [json.loads(line) for line in (shared / "manifest.jsonl").read_text().splitlines()]
-
-    def item(m, audio):
-        return (Path(m["audio"]).stem, audio, load_turns(shared / m["rttm"]), tuple(m.get("uem") or (0.0, m["duration"])))
-
-    results = {}
-    sample = next(m for m in manifest if m["audio"].endswith("sample.flac"))
-    results["two_speaker_sample_16k"] = der_table([item(sample, shared / sample["audio"])])
-    with tempfile.TemporaryDirectory() as tmp:
-        gsm = telephone(shared / sample["audio"], Path(tmp) / "sample_gsm.wav")
-        results["two_speaker_sample_gsm8k"] = der_table([item(sample, gsm)])
-    ami = [item(m, shared / m["audio"]) for m in manifest if m is not sample]
-    results["ami_excerpts_16k"] = der_table(ami)
-
-    from callscribe.archive import extract
-
-    with tempfile.TemporaryDirectory() as tmp:
-        extract(sorted((REPO / "samples").glob("calls_*.zip")), Path(tmp))
-        call = next(Path(tmp).rglob(f"{TWO_SPEAKER_CALL}.WAV"))
-        ref = load_turns(REPO / "samples" / "rttm" / f"{TWO_SPEAKER_CALL}.rttm")
-        results["samples_two_speaker_gsm_call"] = der_table([(call.stem, call, ref, (0.0, sf.info(call).duration))])
-        long_call = next(Path(tmp).rglob("*1758833185*.WAV"))
-        results["cost_5min_gsm"] = cost(long_call)
-
-    for name, res in results.items():
-        if name.startswith("cost"):
-            print(f"{name}: transcribe {res['transcribe_s']} s, diarize {res['diarize_s']} s for {res['audio_s']} s of audio "
-                  f"-> diarization = {res['diarize_share']:.1%} of transcription time")
-        else:
-            print(f"{name}: " + ", ".join(f"{mode} {r['der']:.1%}" for mode, r in res.items()))
+    rows = calls({"spokenwoz": Path(args.spokenwoz), "twoparty": Path(args.twoparty)}, args.split)
+    cache = Path(args.cache)
+    if args.tune:
+        for r in tune(rows, cache)[:12]:
+            print(json.dumps(r))
+        return
+    results = evaluate(rows, cache)
+    for name, r in results.items():
+        print(f"{name}: {r['calls']} calls, DER {r['der']:.1%} (collar 0.25 s {r['der_collar']:.1%}), "
+              f"WDER {r['wder']:.1%} of {r['words']} words, "
+              f"mid-sentence {r['mid_sentence_share']:.1%} of {r['changes']} changes, speakers {r['speakers_found']}, roles {r['roles']}, "
+              f"diarization {r['diarize_share']:.1%} of transcription time")
+    timed = [f for k, r in results.items() if k.endswith("speakers=auto words=words") for f in r["files"].values()]
+    cost = {"calls": len(timed), "transcribe_s": round(sum(f["transcribe_s"] for f in timed), 2),
+            "diarize_s": round(sum(f["diarize_s"] for f in timed), 2)}
+    cost["diarize_share"] = round(cost["diarize_s"] / cost["transcribe_s"], 4) if timed else None
+    print(f"cost: diarization {cost['diarize_s']} s = {cost['diarize_share']:.1%} of transcription {cost['transcribe_s']} s "
+          f"({cost['calls']} calls, each timed side by side when first prepared)")
     if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
+        meta = {"command": " ".join(sys.argv), "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="minutes"),
+                "machine": f"{platform.machine()} {platform.processor() or ''} {len(__import__('os').sched_getaffinity(0))} cores".strip(),
+                "split": args.split}
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps({"meta": meta, "cost": cost, "results": results}, indent=1) + "\n")
 
 
 if __name__ == "__main__":

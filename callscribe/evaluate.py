@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import jiwer
 from whisper_normalizer.english import EnglishTextNormalizer
 
+from callscribe import speaker_metrics
 from callscribe.records import FILTERED, TRANSCRIBED
 
 if TYPE_CHECKING:
@@ -116,8 +117,10 @@ def pair(labels: list[dict], calls: list[dict], labels_dir: Path, transcripts: P
         out.texts.append((call["id"], lab["text"], call["text"] or ""))
         stem = Path(transcripts) / call["id"]
         if lab.get("rttm") and Path(f"{stem}.rttm").exists():
-            out.der[call["id"]] = diarization_error(load_turns(Path(labels_dir) / lab["rttm"]), load_turns(f"{stem}.rttm"),
-                                                    uem=(0.0, call["duration"]))
+            reference = load_turns(Path(labels_dir) / lab["rttm"])
+            out.der[call["id"]] = diarization_error(reference, load_turns(f"{stem}.rttm"), uem=(0.0, call["duration"]))
+            if Path(f"{stem}.json").exists():  # WDER and mid-sentence changes beside DER
+                out.der[call["id"]].update(speaker_metrics.word_figures(reference, f"{stem}.json"))
         if lab.get("channel_texts") and Path(f"{stem}.json").exists():
             segments = json.loads(Path(f"{stem}.json").read_text(encoding="utf-8"))["segments"]
             out.stereo[call["id"]] = channel_wer(lab["channel_texts"], segments, channel_names)

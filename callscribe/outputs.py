@@ -89,11 +89,9 @@ def to_json(t: Transcript) -> str:
 
 
 def to_rttm(t: Transcript, uri: str) -> str:
-    return "".join(
-        f"SPEAKER {uri} 1 {s.start:.3f} {s.end - s.start:.3f} <NA> <NA> {s.speaker} <NA> <NA>\n"
-        for s in t.segments
-        if s.speaker
-    )
+    """Who spoke when: a mono call's speaker turns where it has them, else its speaker segments (channels)."""
+    spans = t.turns if t.turns is not None else [(s.start, s.end, s.speaker) for s in t.segments if s.speaker]
+    return "".join(f"SPEAKER {uri} 1 {a:.3f} {b - a:.3f} <NA> <NA> {who} <NA> <NA>\n" for a, b, who in spans)
 
 
 WRITERS = {"json": to_json, "txt": to_txt, "srt": to_srt, "vtt": to_vtt}

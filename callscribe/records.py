@@ -54,6 +54,8 @@ class Transcript:
     duration: float
     segments: list[Segment] = field(default_factory=list)
     speakers: dict | None = None  # talk time per speaker, when diarized
+    roles: dict | None = None  # mono calls: which speaker is agent/caller, and how sure (callscribe.roles)
+    turns: list | None = None  # mono calls: who spoke when, [start, end, speaker] (the RTTM; callscribe.diarize)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -67,8 +69,9 @@ class Transcript:
             for w in seg.get("words") or []:
                 if w["speaker"] is None:
                     del w["speaker"]
-        if d["speakers"] is None:
-            del d["speakers"]
+        for key in ("speakers", "roles", "turns"):
+            if d[key] is None:
+                del d[key]
         return d
 
     @classmethod
@@ -80,7 +83,7 @@ class Transcript:
                 words = [Word(**{k: w.get(k) for k in ("start", "end", "word", "probability", "speaker")}) for w in s["words"]]
             segs.append(Segment(s["start"], s["end"], s["text"], words, s.get("speaker"),
                                 s.get("avg_logprob"), s.get("no_speech_prob"), s.get("compression_ratio"), s.get("speaker_confidence")))
-        return cls(d.get("text", ""), d.get("language"), d.get("duration", 0.0), segs, d.get("speakers"))
+        return cls(d.get("text", ""), d.get("language"), d.get("duration", 0.0), segs, d.get("speakers"), d.get("roles"), d.get("turns"))
 
 
 @dataclass

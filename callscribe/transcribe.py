@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from callscribe import diarize, vad, vocabulary
+from callscribe import diarize, roles, speaker_words, vad, vocabulary
 from callscribe.audio import SAMPLE_RATE, cut_at_pauses, to_mono
 from callscribe.engines import Decoded, Engine
 from callscribe.records import Segment, Transcript
@@ -172,7 +172,7 @@ def _assemble(engine: Engine, audio: np.ndarray, parts: list[Part], decoded: lis
     for part, pieces in zip(parts, decoded):
         found, warned, language = _part(engine, part, pieces, settings, language)
         if part.name is not None:
-            found = diarize.label_channel(found, part.name)
+            found = speaker_words.label_channel(found, part.name)
             warned = [f"{part.name}: {w}" for w in warned]
         segments += found
         warnings += warned
@@ -181,7 +181,7 @@ def _assemble(engine: Engine, audio: np.ndarray, parts: list[Part], decoded: lis
     text = " ".join(s.text for s in segments if s.text).strip()
     transcript = Transcript(text, language, round(audio.shape[1] / SAMPLE_RATE, 3), segments)
     if parts[0].name is not None:
-        transcript.speakers = diarize.talk_time(segments)
+        transcript.speakers = speaker_words.talk_time(segments)
         return transcript, warnings
     return with_speakers(transcript, parts[0].mono, settings), warnings
 
@@ -222,8 +222,10 @@ def with_speakers(transcript: Transcript, mono: np.ndarray, settings: Transcribe
     """Speaker turns on a mono call's segments and words, when diarization is on."""
     if settings.diarize and transcript.segments:
         turns = diarize.diarizer().turns(mono, settings.speakers)
-        transcript.segments = diarize.name_parties(diarize.assign_speakers(transcript.segments, turns), settings.channel_names)
-        transcript.speakers = diarize.talk_time(transcript.segments)
+        labelled = speaker_words.assign_speakers(transcript.segments, turns)
+        transcript.segments, transcript.roles = roles.name_parties(labelled, settings.channel_names)
+        transcript.turns = speaker_words.named_turns(turns, labelled, transcript.segments)
+        transcript.speakers = speaker_words.talk_time(transcript.segments)
     return transcript
 
 

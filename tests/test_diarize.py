@@ -6,13 +6,14 @@ import numpy as np
 import pytest
 
 from callscribe.audio import load_audio, to_mono
-from callscribe.diarize import Turn, assign_speakers, diarizer, same_channels
+from callscribe.diarize import Turn, diarizer, same_channels
 from callscribe.engines import load_engine
 from callscribe.evaluate import diarization_error, load_turns, normalize, score
 from callscribe.merge import merge
 from callscribe.outputs import write_transcript
 from callscribe.records import Segment, Word
 from callscribe.settings import TranscribeSettings
+from callscribe.speaker_words import assign_speakers
 from callscribe.transcribe import transcribe_audio
 from tests.helpers import SAMPLES, find_sample
 
@@ -91,7 +92,10 @@ def test_outputs_carry_the_speakers(two_speaker_call, tmp_path):
     srt, vtt = (out / "call.srt").read_text(), (out / "call.vtt").read_text()
     assert srt.count("[SPEAKER_0") == vtt.count("[SPEAKER_0") == len(data["segments"])
     rttm = load_turns(out / "call.rttm")
-    assert diarization_error(reference_turns(path), rttm, uem=(0, transcript.duration))["der"] < 0.15
+    # The RTTM is the diarizer's turns (edges where the voices change), named as the words are.
+    assert len((out / "call.rttm").read_text().splitlines()) == len(data["turns"])
+    assert {t[2] for t in data["turns"]} == set(data["speakers"])
+    assert diarization_error(reference_turns(path), rttm, uem=(0, transcript.duration))["der"] < 0.10
     assert rows[0]["speakers"] == data["speakers"] and set(rows[0]["speakers"]) == {"SPEAKER_00", "SPEAKER_01"}
 
 
@@ -145,13 +149,13 @@ def test_long_call_is_clustered_on_a_sample_of_its_windows(sample_audio, monkeyp
     """A long call's affinity matrix would grow with the square of its length: past MAX_CLUSTERED
     windows only an even sample is clustered and the rest go to the nearest speaker. Shrinking the
     limit below this call's window count exercises that path on the reference call."""
-    from callscribe import diarize
+    from callscribe import diarize, voices
 
     path = find_sample(sample_audio, TWO_SPEAKERS)
     audio = to_mono(load_audio(path))
     d = diarizer()
     n_windows = len(diarize.windows(diarize.speech_regions(audio), len(d.log_mel(audio)))[0])
-    monkeypatch.setattr(diarize, "MAX_CLUSTERED", n_windows // 2)
+    monkeypatch.setattr(voices, "MAX_CLUSTERED", n_windows // 2)
     from pyannote.core import Annotation
     from pyannote.core import Segment as Span
 
@@ -165,12 +169,13 @@ def test_long_call_is_clustered_on_a_sample_of_its_windows(sample_audio, monkeyp
 @pytest.mark.slow
 def test_features_and_speech_are_computed_in_blocks(sample_audio):
     """Long calls are featurised a block at a time so memory stays bounded: the feature blocks must
-    join exactly; a VAD block seam may lose a little speech at the cut (Silero restarts), no more."""
+    join (to float rounding); a VAD block seam may lose a little speech at the cut (Silero restarts), no more."""
     from callscribe import diarize
 
     audio = to_mono(load_audio(find_sample(sample_audio, TWO_SPEAKERS)))
     d = diarizer()
-    np.testing.assert_array_equal(d.log_mel(audio, block=333), d.log_mel(audio, block=10**9))
+    # Equal up to float32 rounding: BLAS sums a block's product in an order that depends on its shape.
+    np.testing.assert_allclose(d.log_mel(audio, block=333), d.log_mel(audio, block=10**9), rtol=0, atol=1e-5)
     whole, blocked = diarize.speech_regions(audio, block_s=10**6), diarize.speech_regions(audio, block_s=15)
     speech = lambda regions: sum(e - s for s, e in regions)  # noqa: E731
     assert abs(speech(whole) - speech(blocked)) < 2 * 0.75  # two seams in a 44 s call
