@@ -1,6 +1,6 @@
 """Recall and precision of redaction per kind: prints the table in docs/REDACTION.md.
 
-    python bench/redaction.py [--set tests/data/redaction/transcripts.jsonl] [--json out.json]
+    python bench/redaction.py [--set tests/data/redaction/transcripts.jsonl] [--half tune|check] [--json out.json]
 
 On the labelled transcripts (bench/redaction_set.py): an entity (one kind in one call, all its
 marked words, even when spread over several turns) is caught when every marked word lies in a span
@@ -87,9 +87,12 @@ def score(calls: list[dict], settings: RedactSettings) -> dict:
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--set", default=str(SET))
+    ap.add_argument("--half", choices=["tune", "check"], help="only the calls of that half (misheard.jsonl: ids -tune- and -check-)")
     ap.add_argument("--json")
     args = ap.parse_args()
     calls = [json.loads(line) for line in Path(args.set).read_text().splitlines() if line.strip()]
+    if args.half:
+        calls = [c for c in calls if f"-{args.half}-" in c["id"]]
     result = score(calls, RedactSettings(enabled=True))
     print(f"{result['calls']} calls")
     print("| kind | entities | caught | recall | false positives | precision |\n|---|---|---|---|---|---|")

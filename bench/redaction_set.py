@@ -1,6 +1,6 @@
 """The labelled redaction test set: tests/data/redaction/transcripts.jsonl, made reproducibly here.
 
-    python bench/redaction_set.py            # rewrites the file (seeded: the same file every time)
+    python bench/redaction_set.py            # rewrites the files (seeded: the same files every time)
 
 Each line is a call: `turns`, a list of [speaker, text]; personal data in the text is marked
 `[[kind: words]]`. Values are made up (Luhn-valid test cards, SSNs that follow the SSA rules,
@@ -9,6 +9,11 @@ numbers in real US area codes); each kind comes in the forms ASR writes: digits 
 with fillers, spread over several turns with the agent's "okay" between, dates as "March third,
 nineteen eighty", e-mails spelled letter by letter. Unmarked text holds look-alikes that must stay:
 prices, times, counts, years, renewal dates, playing cards, directions.
+
+misheard.jsonl: numbers after a strong context word ("social", "card", "account", "routing", "born", ...)
+as ASR gets them wrong: a digit written as a word that sounds like it ("time" for nine), a digit dropped,
+the country code said before a pause; and numbers after those words that must stay ("the card for
+three years", "an account balance of two hundred dollars").
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from pathlib import Path
 from stdnum import luhn
 
 OUT = Path(__file__).resolve().parents[1] / "tests" / "data" / "redaction" / "transcripts.jsonl"
+MISHEARD_OUT = OUT.with_name("misheard.jsonl")
 UNIT = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 TEEN = ["ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen"]
 TENS = ["", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
@@ -240,6 +246,88 @@ NEGATIVES = [
 ]
 
 
+# ---- misheard.jsonl: numbers as ASR gets them wrong, after a strong context word -------------------------
+
+SOUNDS_LIKE = {"9": ["time", "nein"], "4": ["for"], "2": ["to", "too"], "1": ["won"], "8": ["ate"], "3": ["tree"], "6": ["sex"]}
+M = random.Random(22)  # its own generators (misheard_set): transcripts.jsonl stays as it was
+
+
+def misheard(value: str, groups: list[int], drop: bool = True) -> str:
+    """Digits said one by one, one of them written as a word that sounds like it ("time" for nine), and
+    now and then one dropped: a number that no longer validates."""
+    words = [[digit(c, "oh") for c in value[sum(groups[:g]):sum(groups[:g + 1])]] for g in range(len(groups))]
+    flat = [(g, k) for g in range(len(words)) for k in range(len(words[g]))]
+    g, k = M.choice([(g, k) for g, k in flat if value[sum(groups[:g]) + k] in SOUNDS_LIKE] or flat)
+    c = value[sum(groups[:g]) + k]
+    words[g][k] = M.choice(SOUNDS_LIKE.get(c, [words[g][k]]))
+    if drop and M.random() < 0.5:
+        g2, k2 = M.choice([(a, b) for a, b in flat if (a, b) != (g, k)])
+        words[g2][k2] = ""
+    return ", ".join(" ".join(w for w in grp if w) for grp in words)
+
+
+def misheard_call(i: int) -> list:
+    kind = ["ssn", "card", "policy", "policy", "dob", "phone"][i % 6]
+    if kind == "ssn":
+        ask, said = M.choice(["What's your social security number?", "Can you read me the social?"]), misheard(ssn_number(), [3, 2, 4])
+    elif kind == "card":
+        ask = M.choice(["Go ahead with the card number.", "What's the number on the card?"])
+        said = misheard(card_number()[:16], [4, 4, 4, 4])
+    elif kind == "policy":
+        ask = M.choice(["And the account number?", "What's the routing number?", "Do you have the policy number?"])
+        said = misheard("".join(M.choice("0123456789") for _ in range(M.choice([8, 9, 10]))), [3, 3, 4], drop=False)
+    elif kind == "dob":
+        m, d, y = M.randint(1, 12), M.randint(1, 28), M.randint(40, 99)
+        ask, said = M.choice(["And your date of birth?", "When were you born?"]), f"{pair(f'{m:02d}')}, {pair(f'{d:02d}')}, {pair(str(y))}"
+    else:  # the country code said, then a pause: "One, seven one three, ..."
+        ask = M.choice(["What's the best phone number?", "And your cell phone?"])
+        said = "one, " + misheard(phone_number(), [3, 3, 4], drop=False)
+    return [["agent", ask], ["caller", f"{M.choice(['Sure, it is', 'Yeah,', 'It is', 'Um,'])} {mark(kind, said)}."],
+            ["agent", M.choice(["Thank you.", "Got it, thanks.", "Okay, one moment."])]]
+
+
+# Strong context words with numbers after them that are not personal data: they must stay.
+CONTEXT_LOOKALIKES = [
+    [["caller", "I've had the card for three years."], ["agent", "Great, the card has a twenty dollar fee."]],
+    [["agent", "Your account balance is two hundred forty five dollars."]],
+    [["agent", "The policy started in 2019 and renews in twenty twenty six."]],
+    [["caller", "I was born in a small town with two brothers."]],
+    [["agent", "I'm routing you to billing, one moment."]],
+    [["caller", "My social media is private, I have one account."]],
+    [["caller", "The card, one second, let me find it."]],
+    [["agent", "Your account has three drivers and two cars."]],
+    [["agent", "The policy covers up to fifty thousand dollars."]],
+    [["caller", "The card was charged on the fifth at ten thirty."]],
+    [["agent", "Is that phone still good? I'll call at four."]],
+    [["caller", "The account was opened in nineteen ninety nine."]],
+]
+
+
+# Written after the rules, for the check half only.
+CHECK_LOOKALIKES = [
+    [["agent", "Your card will arrive in seven to ten business days."]],
+    [["caller", "I called about the account twice, on the third and on the ninth."]],
+    [["agent", "The policy limit is three hundred thousand per accident."]],
+    [["caller", "My phone died at two percent, sorry."]],
+    [["agent", "Is the card still in your wallet? It expires in 2028."]],
+    [["caller", "I was born in nineteen seventy, so I'm fifty five."]],
+    [["agent", "The account has a balance of one thousand two hundred and six dollars."]],
+    [["caller", "Social security pays me on the fourth, about nineteen hundred a month."]],
+]
+
+
+def misheard_set() -> list[dict]:
+    """A tuning half (the rules were written looking at it) and a check half, made the same way with
+    another seed, and look-alikes written after the rules."""
+    global M
+    calls = []
+    for half, seed, lookalikes in (("tune", 22, CONTEXT_LOOKALIKES), ("check", 23, CHECK_LOOKALIKES)):
+        M = random.Random(seed)
+        calls += [{"id": f"misheard-{half}-{i:02d}", "turns": misheard_call(i)} for i in range(48)]
+        calls += [{"id": f"context-lookalike-{half}-{i:02d}", "turns": t} for i, t in enumerate(lookalikes)]
+    return calls
+
+
 def main():
     makers = [card_call, ssn_call, dob_call, policy_call, phone_call, email_call, address_call]
     calls = []
@@ -254,6 +342,9 @@ def main():
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text("".join(json.dumps(c) + "\n" for c in calls))
     print(f"{OUT}: {len(calls)} calls")
+    misheard_calls = misheard_set()
+    MISHEARD_OUT.write_text("".join(json.dumps(c) + "\n" for c in misheard_calls))
+    print(f"{MISHEARD_OUT}: {len(misheard_calls)} calls")
 
 
 if __name__ == "__main__":

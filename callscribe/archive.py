@@ -12,6 +12,9 @@ import zipfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import Annotated
+
+from pydantic import BaseModel, Field
 
 from callscribe.profile import AUDIO_SUFFIXES
 
@@ -20,6 +23,18 @@ JUNK_PARTS = {"__MACOSX", ".DS_Store", "Thumbs.db"}
 
 class ArchiveError(Exception):
     pass
+
+
+class ExtractParams(BaseModel):
+    """`extract:` in params.yaml."""
+
+    archives: list[str] = ["samples/calls_2025-09-01_2025-09-15.zip", "samples/calls_2025-09-16_2025-09-30.zip"]
+    max_member_gb: Annotated[int | float, Field(gt=0)] = 2
+    max_total_gb: Annotated[int | float, Field(gt=0)] = 200
+    max_ratio: Annotated[int | float, Field(gt=1)] = 200
+
+    def limits(self) -> "Limits":
+        return Limits(int(self.max_member_gb * 1024**3), int(self.max_total_gb * 1024**3), float(self.max_ratio))
 
 
 @dataclass

@@ -8,7 +8,7 @@ import signal
 import sys
 from pathlib import Path
 
-from callscribe import search, web
+from callscribe import compare, search, web
 from callscribe.cluster import ClusterError, exit_now
 from callscribe.outputs import FORMATS, OutputError
 
@@ -105,14 +105,16 @@ def cmd_transcribe(args) -> int:
     entries = Journal(out / "journal.jsonl").entries()
     redactions = {}
     if masker is not None:
-        from callscribe.redact import Tally
+        from callscribe.redact import Tally, bleep_copy
 
-        tally = Tally(masker.settings, out / "redacted_audio")
+        tally = Tally(masker.settings)
         for job in jobs:
             e = entries.get(job.id, {})
             if e.get("json"):
-                t = Transcript.from_dict(json.loads((out / e["json"]).read_text(encoding="utf-8"))) if args.redact_audio else None
-                redactions[job.id] = tally.add(job.id, t, e.get("redactions"), job.path)
+                if args.redact_audio:
+                    t = Transcript.from_dict(json.loads((out / e["json"]).read_text(encoding="utf-8")))
+                    bleep_copy(t, masker.settings, job.path, out / "redacted_audio" / f"{job.id}.wav")
+                redactions[job.id] = tally.add(e.get("redactions"))
         totals = tally.metrics()
         write_json(out / "redactions.json", totals)
         print(f"callscribe: redacted {totals['by_kind']}", file=sys.stderr)
@@ -215,10 +217,11 @@ def main(argv: list[str] | None = None) -> int:
     pr = sub.add_parser("prune", help="trim the transcripts kept for earlier settings (OUT/store/) to the last N settings")
     pr.add_argument("folders", nargs="+", metavar="FOLDER", help="output folders, e.g. data/transcripts/2025-09a")
     pr.add_argument("--keep", type=int, default=1, help="settings to keep, most recently used first (default 1: only the latest)")
+    compare.add_parser(sub)
     search.add_parser(sub)
     web.add_parser(sub)
     args = parser.parse_args(argv)
-    if hasattr(args, "run"):  # search, serve
+    if hasattr(args, "run"):  # compare, search, serve
         return args.run(args)
     if args.command == "shards":
         return cmd_shards(args)

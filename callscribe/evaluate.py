@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import jiwer
+from pydantic import BaseModel
 from whisper_normalizer.english import EnglishTextNormalizer
 
 from callscribe import speaker_metrics
@@ -140,3 +141,9 @@ def summary(wer: dict, der: dict, calls: list[dict], transcribe: dict) -> dict:
         "errors": sum(1 for c in done if c["status"] == "error"),
         "speed": transcribe.get("speed_x_realtime_per_cpu"),  # audio seconds per worker CPU-second
     }
+
+
+class EvaluateParams(BaseModel):
+    """`evaluate:` in params.yaml."""
+
+    labels: str = "samples/labels.jsonl"  # reference transcripts, one JSON line per labelled call

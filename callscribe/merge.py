@@ -9,7 +9,7 @@ from pathlib import Path
 from callscribe.journal import Journal
 from callscribe.outputs import write_transcript
 from callscribe.records import FILTERED, PENDING, Transcript
-from callscribe.redact import Tally
+from callscribe.redact import Tally, bleep_copy
 
 PROFILE_FIELDS = ("id", "archive", "name", "bytes", "sha256", "codec", "sample_rate", "channels", "duration",
                   "queue", "caller", "date", "start", "start_utc", "call_id")
@@ -22,10 +22,10 @@ class MissingShard(Exception):
 
 def merge(profile: list[dict], selected: dict[str, list[dict]], dropped: dict[str, str], transcripts_root: Path,
           out_dir: Path, formats: list[str], duplicate_of: dict[str, str] | None = None,
-          redaction: Tally | None = None) -> tuple[list[dict], dict]:
+          redaction: Tally | None = None, audio_dir: Path | None = None) -> tuple[list[dict], dict]:
     """One row per profiled call, in profile order; per-call files for each transcript. The transcribe
     stage wrote them redacted (callscribe.privacy); with `redaction`, each row says what was masked and
-    the bleeped audio copies are made. A call in `duplicate_of` (same audio as another) gets that call's
+    with `audio_dir` too, the bleeped audio copies are made there. A call in `duplicate_of` (same audio as another) gets that call's
     transcript and `duplicate_of`."""
     duplicate_of = duplicate_of or {}
     path_of = {row["id"]: row.get("path") for rows in selected.values() for row in rows}
@@ -67,7 +67,9 @@ def merge(profile: list[dict], selected: dict[str, list[dict]], dropped: dict[st
                 with open(Path(transcripts_root) / shard / entry["json"], encoding="utf-8") as f:
                     t = Transcript.from_dict(json.load(f))
                 if masked_with:
-                    row["redactions"] = redaction.add(p["id"], t, entry.get("redactions"), path_of.get(original or p["id"]))
+                    row["redactions"] = redaction.add(entry.get("redactions"))
+                    if audio_dir is not None and redaction.settings.audio and path_of.get(original or p["id"]):
+                        bleep_copy(t, redaction.settings, path_of[original or p["id"]], audio_dir / f"{p['id']}.wav")
                 row["text"] = t.text
                 if t.speakers:
                     row["speakers"] = t.speakers

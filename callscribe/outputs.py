@@ -6,11 +6,21 @@ import json
 import os
 import tempfile
 from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field
 
 from callscribe.fileio import atomic_write
 from callscribe.records import Transcript
 
 FORMATS = ("json", "txt", "srt", "vtt", "rttm")
+
+
+class MergeParams(BaseModel):
+    """`merge:` in params.yaml: the per-call files written to data/output/transcripts."""
+
+    formats: Annotated[list[Literal[FORMATS]], Field(min_length=1, description=f"a list of formats from {', '.join(FORMATS)}")] = \
+        ["json", "txt", "srt", "vtt"]
 
 
 def check_formats(formats) -> list[str]:

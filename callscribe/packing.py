@@ -8,7 +8,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from callscribe import vad, vocabulary
+from callscribe import relisten, vad
 from callscribe.audio import SAMPLE_RATE
 from callscribe.engines import Engine
 from callscribe.records import Segment, Transcript, Word
@@ -142,7 +142,7 @@ def _packed_once(engine: Engine, monos: list[np.ndarray], settings: TranscribeSe
                 transcript, warnings = transcribe_audio(engine, mono[None, :], settings)
                 results.append((transcript, [*warnings, redo]))
                 continue
-            segments = vocabulary.refine(engine, mono, segs_of[i], settings)
+            segments = relisten.refine(engine, mono, segs_of[i], settings)
             text = " ".join(s.text for s in segments).strip()
             transcript = with_speakers(Transcript(text, language, round(duration, 3), segments), mono, settings)
         except Exception as e:  # noqa: BLE001 - this call's failure, recorded by the caller

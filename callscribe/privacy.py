@@ -20,14 +20,14 @@ import json
 import os
 import shutil
 import time
-from collections import Counter
 from pathlib import Path
 
 from callscribe.fileio import write_json
 from callscribe.journal import Journal
 from callscribe.outputs import FORMATS, write_transcript
 from callscribe.records import CallRecord, Transcript
-from callscribe.redact import RedactSettings, redact
+from callscribe.redact import RedactSettings
+from callscribe.redact.masker import remask
 from callscribe.store import Store
 
 MARK = "redaction-settings.json"  # in the shared folder: the settings everything in it is masked with
@@ -45,21 +45,11 @@ class Masker:
     def apply(self, record: CallRecord, t: Transcript, original: Transcript | None = None) -> tuple[Transcript, Transcript | None]:
         """`t` (raw from the decoder, or masked with other settings) masked with the current settings,
         and the original when known. Sets the record's `redactions` and `redacted`."""
-        if record.redacted == self.signature:
-            return t, original
-        if record.redacted is None:  # raw: decoded now, or written with redaction off
-            original = t
-        if self.signature is None:  # redaction off: the original where known; masks made earlier stay
-            if original is None:
-                return t, None
-            record.redactions = record.redacted = None
-            return original, original
         started = time.perf_counter()
-        counted = Counter() if original is not None else Counter(record.redactions or {})  # masks already there
-        r = redact(original if original is not None else t, self.settings)
+        m = remask(t, record.redacted, record.redactions, original, self.settings)
         self.seconds += time.perf_counter() - started
-        record.redactions, record.redacted = dict(sorted((counted + r.counts).items())), self.signature
-        return r.transcript, original
+        record.redactions, record.redacted = m.redactions, m.redacted
+        return m.transcript, m.original
 
     # ---- the originals, apart ------------------------------------------------------------------------
 

@@ -7,6 +7,9 @@ import re
 from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, Field
 
 from callscribe.audio import AudioError, probe
 
@@ -16,6 +19,12 @@ NAME = re.compile(
     re.IGNORECASE,
 )
 AUDIO_SUFFIXES = {".wav"}
+
+
+class ProfileParams(BaseModel):
+    """`profile:` in params.yaml."""
+
+    workers: Annotated[int, Field(ge=0, description="a whole number of processes, 0 = one per CPU core")] = 0
 
 
 def sha256_file(path: str | Path, block: int = 1 << 20) -> str:

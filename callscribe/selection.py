@@ -5,17 +5,42 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Annotated
+
+from pydantic import BaseModel, Field, RootModel, model_validator
+
+DATE = r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$"
+Day = Annotated[str, Field(pattern=DATE, description="a quoted date 'YYYY-MM-DD'")]
+NoDayOrDay = Annotated[str, Field(pattern=DATE[:-1] + "|^$", description="a quoted date 'YYYY-MM-DD', or '' for no limit")]
+Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
 
 
-@dataclass
-class FilterParams:
-    min_bytes: int = 1024
-    min_seconds: float = 0.5
-    max_seconds: float | None = None
-    queues: list[str] | None = None  # keep only these queues; None or [] keeps all
-    start: str | None = None  # YYYY-MM-DD, inclusive
-    end: str | None = None
-    undated_shard: str | None = None  # shard for files whose names carry no date; None drops them
+class FilterParams(BaseModel):
+    """`filter:` in params.yaml: which profiled calls are transcribed ('', 0 and [] mean no limit)."""
+
+    min_bytes: Annotated[int, Field(ge=0)] = 1024  # header-only and near-empty files
+    min_seconds: Annotated[int | float, Field(ge=0)] = 0.5
+    max_seconds: Annotated[int | float, Field(ge=0, description="seconds, 0 for no limit")] = 0
+    queues: Annotated[list[str | int], Field(description="a list of queue numbers, [] for all")] = []  # keep only these
+    start: NoDayOrDay = ""  # inclusive
+    end: NoDayOrDay = ""
+    # the shard for files whose names carry no date
+    undated_shard: Annotated[str, Field(description="a shard's name, or '' to drop undated files")] = "2025-09a"
+
+
+class Shard(BaseModel):
+    start: Day
+    end: Day
+
+    @model_validator(mode="after")
+    def _in_order(self):
+        if self.end < self.start:
+            raise ValueError("a range that ends on or after its start")
+        return self
+
+
+class Shards(RootModel[dict[Name, Shard]]):
+    """`shards:` in params.yaml: name -> {start, end}, inclusive dates; each is its own DVC stage."""
 
 
 def drop_reason(row: dict, p: FilterParams) -> str | None:

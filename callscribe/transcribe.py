@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from callscribe import diarize, roles, speaker_words, vad, vocabulary
+from callscribe import diarize, relisten, roles, speaker_words, vad
 from callscribe.audio import SAMPLE_RATE, cut_at_pauses, to_mono
 from callscribe.engines import Decoded, Engine
 from callscribe.records import Segment, Transcript
@@ -209,7 +209,7 @@ def _part(engine: Engine, part: Part, pieces: list[Decoded], settings: Transcrib
                                                                             runaway=retry.runaway) else []
         if not segments:
             warnings.append(NO_WORDS_WARNING)
-    segments = vocabulary.refine(engine, part.mono, segments, settings)
+    segments = relisten.refine(engine, part.mono, segments, settings)
     return segments, warnings, language
 
 

@@ -3,8 +3,8 @@
 `transcribe.vocabulary` in params.yaml is a list of terms or the path of a text file with one term
 per line (# starts a comment). A call is first decoded without them; a segment whose text nearly
 holds a term ("at me insurance" for "Alliance Insurance") is decoded again with those terms as a
-hint (faster-whisper's `hotwords`, Qwen3-ASR's `context`), and the new text is kept only if the
-term is now in it. A hint on every window made the model write the terms into speech that held
+hint (faster-whisper's `hotwords`, Qwen3-ASR's `context`: callscribe.relisten), and the new text is
+kept only if the term is now in it. A hint on every window made the model write the terms into speech that held
 none of them (docs/PERFORMANCE.md): proposed by the text, confirmed by the audio, the rest is left alone.
 """
 
@@ -12,18 +12,9 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-import numpy as np
 from rapidfuzz import fuzz  # already here through jiwer: fast edit-distance similarity
 from rapidfuzz.distance import LCSseq
-
-from callscribe.audio import SAMPLE_RATE
-
-if TYPE_CHECKING:
-    from callscribe.engines import Engine
-    from callscribe.records import Segment
-    from callscribe.settings import TranscribeSettings
 
 # Measured with bench/vocabulary.py (docs/PERFORMANCE.md): at 65, 22 % of the segments without any term were
 # heard twice (each a 30 s window of decoding) for a few more terms; hinting more terms than the near ones let
@@ -31,8 +22,6 @@ if TYPE_CHECKING:
 NEAR = 70  # letters' similarity (0-100) from which a run of words may be a misheard term
 KEEP = 0.5  # share of the first text's words the second must keep: else the hint wrote itself ("Longman, Maintz.")
 SHORTEST = 5  # letters: a shorter term is near too many common words ("um" is 80 % "Ulm")
-PAD = 0.2  # seconds kept either side of a segment decoded again: its first and last words whole
-WINDOW = 30.0  # seconds Whisper hears at once
 
 
 def terms(value: list[str] | str | None) -> list[str]:
@@ -80,43 +69,7 @@ def near_terms(text: str, found: list[str]) -> list[str]:
     return [t for t in found if len("".join(_words(t))) >= SHORTEST and not holds(text, t) and similarity(text, t) >= NEAR]
 
 
-def refine(engine: Engine, mono: np.ndarray, segments: list[Segment], settings: TranscribeSettings) -> list[Segment]:
-    """A call's segments (call time), those nearly saying a term decoded again with the terms they
-    nearly say as a hint, and replaced when the second listen confirms a term. Others stay as they were."""
-    found = terms(settings.vocabulary)
-    if not found:
-        return segments
-    out: list[Segment] = []
-    for run, worth_it in _runs(segments, found):
-        if not worth_it:
-            out += run
-            continue
-        first = " ".join(s.text for s in run)
-        near = near_terms(first, found)
-        a = max(0, round((run[0].start - PAD) * SAMPLE_RATE))
-        b = min(len(mono), round((run[-1].end + PAD) * SAMPLE_RATE))
-        again = engine.transcribe(mono[a:b], settings, hint=hint(near)) if b > a else None
-        if again is not None and not again.runaway and _confirms(first, again.text, near, found):
-            out += [s.shifted(a / SAMPLE_RATE) for s in again.segments]
-        else:
-            out += run
-    return out
-
-
-def _runs(segments: list[Segment], found: list[str]) -> list[tuple[list[Segment], bool]]:
-    """The segments in runs: neighbouring ones nearly saying a term go together, up to a window's
-    length (a second listen costs a 30 s window however short its audio), the others one each."""
-    runs: list[tuple[list[Segment], bool]] = []
-    for seg in segments:
-        near = bool(near_terms(seg.text, found))
-        if near and runs and runs[-1][1] and seg.end - runs[-1][0][0].start <= WINDOW - 2 * PAD:
-            runs[-1][0].append(seg)
-        else:
-            runs.append(([seg], near))
-    return runs
-
-
-def _confirms(first: str, second: str, hinted: list[str], found: list[str]) -> bool:
+def confirms(first: str, second: str, hinted: list[str], found: list[str]) -> bool:
     """Whether a second listen with a hint is better: a hinted term now said, no term said before
     lost, most of the first text's words still there, and not many more (a hint can start a loop)."""
     before, after = _words(first), _words(second)

@@ -8,13 +8,12 @@ from pathlib import Path
 from callscribe import params, plots
 from callscribe.evaluate import pair, score, summary
 from callscribe.fileio import read_jsonl, write_json, write_jsonl
-from callscribe.settings import TranscribeSettings
 
 
 def main():
     p = params.load()
     labels_path = Path(p["evaluate"]["labels"])
-    channel_names = p["transcribe"].get("channel_names") or TranscribeSettings().channel_names
+    channel_names = p["transcribe"]["channel_names"]  # params.load fills in the default
     calls = read_jsonl("data/output/calls.jsonl")
     paired = pair(read_jsonl(labels_path), calls, labels_path.parent, Path("data/output/transcripts"), channel_names)
     der, stereo, missing = paired.der, paired.stereo, paired.missing

@@ -4,15 +4,14 @@ import sys
 import time
 
 from callscribe import params, plots
-from callscribe.archive import ArchiveError, Limits, extract
+from callscribe.archive import ArchiveError, ExtractParams, extract
 
 
 def main():
     started = time.perf_counter()
-    p = params.load()["extract"]
-    limits = Limits(int(p["max_member_gb"] * 1024**3), int(p["max_total_gb"] * 1024**3), float(p["max_ratio"]))
+    p = ExtractParams(**params.load()["extract"])
     try:
-        reports = extract(p["archives"], "data/audio", limits)
+        reports = extract(p.archives, "data/audio", p.limits())
     except ArchiveError as e:
         sys.exit(f"extract: {e}")
     for r in reports:

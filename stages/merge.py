@@ -1,13 +1,24 @@
-"""Stage merge: all shards -> data/output/calls.jsonl, per-call files, metrics/transcribe.json."""
+"""Stage merge: all shards -> data/output/calls.jsonl, per-call files, metrics/transcribe.json.
 
+The outputs persist (dvc.yaml), so that they stay as they were when this merge is refused: the per-call
+files are written to a folder beside them first, and take their place only when the new calls.jsonl
+loses no call's text (callscribe.emptier).
+"""
+
+import os
+import shutil
 import sys
 import time
 from pathlib import Path
 
-from callscribe import params, plots
+from callscribe import emptier, params, plots
 from callscribe.fileio import read_jsonl, write_json, write_jsonl
 from callscribe.merge import MissingShard, merge
 from callscribe.redact import RedactSettings, Tally
+
+OUT = Path("data/output")
+NEW = OUT / ".merging"  # the new per-call files, until they replace the old
+FOLDERS = ("transcripts", "audio")  # DVC outputs even when empty; audio: redact.audio's bleeped copies
 
 
 def main():
@@ -18,19 +29,25 @@ def main():
     out = read_jsonl("data/filtered_out.jsonl")
     dropped = {r["id"]: r["reason"] for r in out}
     duplicate_of = {r["id"]: r["duplicate_of"] for r in out if r.get("duplicate_of")}
-    try:
-        settings = RedactSettings.from_params(p.get("redact"))
-    except ValueError as e:
-        sys.exit(f"merge: {e}")
-    Path("data/output/audio").mkdir(parents=True, exist_ok=True)  # a DVC output even when empty
+    settings = RedactSettings.from_params(p["redact"])
+    shutil.rmtree(NEW, ignore_errors=True)  # left by a merge that was killed
+    for name in FOLDERS:
+        (NEW / name).mkdir(parents=True)
     # The transcribe stage masked the text; here each row gets the counts, and the audio copies are made.
-    redactor = Tally(settings, Path("data/output/audio")) if settings.enabled else None
+    redactor = Tally(settings) if settings.enabled else None
     try:
-        rows, metrics = merge(profile, selected, dropped, Path("data/transcripts"), Path("data/output"), p["merge"]["formats"],
-                              duplicate_of, redactor)
-    except MissingShard as e:
-        sys.exit(f"merge: {e}")
-    write_jsonl("data/output/calls.jsonl", rows)
+        rows, metrics = merge(profile, selected, dropped, Path("data/transcripts"), NEW, p["merge"]["formats"],
+                              duplicate_of, redactor, NEW / "audio")
+        emptier.check(emptier.texts_in_calls(OUT / "calls.jsonl"), rows, "merge", OUT / "calls.jsonl")
+    except (MissingShard, emptier.Emptier) as e:
+        shutil.rmtree(NEW)
+        sys.exit(f"merge: {e}" if isinstance(e, MissingShard) else str(e))
+    for name in FOLDERS:
+        if (OUT / name).exists():
+            os.replace(OUT / name, NEW / f"old-{name}")
+        os.replace(NEW / name, OUT / name)
+    shutil.rmtree(NEW)
+    write_jsonl(OUT / "calls.jsonl", rows)
     write_json("metrics/transcribe.json", metrics)
     write_json("metrics/redact.json", redactor.metrics() if redactor else {"enabled": False})
     print(f"merge: {metrics['by_status']}")

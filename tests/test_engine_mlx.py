@@ -57,11 +57,11 @@ def assert_well_formed(transcript, duration):
 
 def test_settings_pick_engine_model_and_one_worker(monkeypatch):
     assert resolve_engine("auto") == ("mlx-qwen3-asr" if sys.platform == "darwin" else "faster-whisper")
-    monkeypatch.setattr("callscribe.engines.is_apple_silicon", lambda: True)
+    monkeypatch.setattr("callscribe.engines.specs.is_apple_silicon", lambda: True)
     s = TranscribeSettings(workers=8).resolved()
     assert (s.engine, s.model, s.aligner, s.workers) == ("mlx-qwen3-asr", "Qwen/Qwen3-ASR-0.6B", DEFAULT_ALIGNER, 1)
     assert TranscribeSettings(timestamps=False).resolved().aligner is None
-    monkeypatch.setattr("callscribe.engines.is_apple_silicon", lambda: False)
+    monkeypatch.setattr("callscribe.engines.specs.is_apple_silicon", lambda: False)
     assert TranscribeSettings().resolved().engine == "faster-whisper"
 
 

@@ -114,8 +114,9 @@ def test_merge_takes_the_masked_text_and_counts_and_bleeps_the_masked_words(tmp_
     sf.write(str(tmp_path / "a.wav"), np.full(8000 * 10, 0.1, np.float32), 8000)
     profile = [{"id": "a", "sha256": "sha-a", "archive": "x", "name": "a.wav"}]
     selected = {"s": [{"id": "a", "path": str(tmp_path / "a.wav")}]}
-    tally = Tally(s, tmp_path / "out" / "audio")
-    rows, _ = merge(profile, selected, {}, root, tmp_path / "out", ["json", "txt", "srt", "vtt"], redaction=tally)
+    tally = Tally(s)
+    rows, _ = merge(profile, selected, {}, root, tmp_path / "out", ["json", "txt", "srt", "vtt"], redaction=tally,
+                    audio_dir=tmp_path / "out" / "audio")
     assert rows[0]["redactions"] == {"card": 1, "ssn": 1} and "[CARD]" in rows[0]["text"] and CARD not in rows[0]["text"]
     assert CARD not in files_text(tmp_path / "out" / "transcripts")
     assert tally.metrics()["by_kind"]["card"] == 1 and tally.metrics()["calls_with_redactions"] == 1

@@ -49,7 +49,7 @@ CASES = {
               "reference one two three four five six seven eight nine zero one two three four five six"]),
     "ssn": (["my social security number is five three six, nine oh, four one two nine",
              "social is 536-90-4129", "and your SSN? five thirty six ninety forty one twenty nine"],
-            ["order five three six nine oh four one two nine", "my social is oh oh oh one two three four five six"]),
+            ["order five three six nine oh four one two nine", "my social media has one or two posts"]),
     "dob": (["date of birth is March third, nineteen eighty", "I was born on the 3rd of March 1980",
              "birthday? oh three, twelve, nineteen eighty", "my date of birth is 3/12/1980"],
             ["your renewal is March third, twenty twenty six", "since nineteen eighty", "the accident was on March 3 1980"]),
@@ -110,18 +110,77 @@ def test_only_the_kinds_asked_for():
     assert [k for k, _ in found(text)] == ["card", "email"]
     words = text.split()
     assert [f.kind for f in find(words, RedactSettings.from_params({"enabled": True, "kinds": ["email"]}))] == ["email"]
-    with pytest.raises(ValueError, match="unknown kind"):
+    with pytest.raises(ValueError, match=r"redact.kinds is \['cards'\]: give all, or a list of some of card"):
         RedactSettings.from_params({"kinds": "cards"})
 
 
-@pytest.mark.parametrize("labelled", [SET, SET.with_name("heldout.jsonl")], ids=["generated", "handwritten"])
+@pytest.mark.parametrize("labelled", [SET, SET.with_name("heldout.jsonl"), SET.with_name("misheard.jsonl")],
+                         ids=["generated", "handwritten", "misheard"])
 def test_labelled_set_meets_the_targets(labelled):
     calls = [json.loads(line) for line in labelled.read_text().splitlines()]
     result = score(calls, RedactSettings(enabled=True))
     for kind, v in result["by_kind"].items():
+        if not v["entities"]:  # misheard.jsonl has numbers only
+            assert v["false_positives"] == 0, (kind, v)
+            continue
         assert v["recall"] >= (0.98 if kind in ("card", "ssn") else 0.95), (kind, v)
         assert v["precision"] >= 0.95, (kind, v)
         assert v["left_unmasked"] == 0, (kind, v)
+
+
+def masked(text: str, times: bool = True) -> str:
+    """`text` as one segment (with word times, or without), masked: the segment's text."""
+    words = [" " + w for w in text.split()]
+    ws = [Word(i * 0.4, i * 0.4 + 0.3, w, 0.9, None) for i, w in enumerate(words)] if times else None
+    return redact(Transcript(text, "en", len(words) * 0.4, [Segment(0, len(words) * 0.4, text, ws)]),
+                  RedactSettings(enabled=True)).transcript.segments[0].text.strip()
+
+
+@pytest.mark.parametrize("text, left", [
+    # a digit written as a word that sounds like it ("time" for nine), another dropped: no longer 9 valid digits
+    ("My social security number is two two nine four time eight three seven.", "My social security number is [SSN]"),
+    ("My social is 229 4 time 837, okay?", "My social is [SSN] okay?"),
+    ("Social is five three six, two time, four four one.", "Social is [SSN]"),
+    ("my social is oh oh oh one two three four five six", "my social is [SSN]"),  # fails the SSA rules: masked all the same
+    # what Whisper base made of an espeak-ng card number through the GSM line (tests/test_redact_pipeline.py)
+    ("And the discovered card you'd like to use 6 nm of 1, 1 nm of nm of 9, 9 nm of 1, 3, 9, 4, 2, 4 Great, we have three cards",
+     "And the discovered card you'd like to use [CARD] Great, we have three cards"),
+    ("The card number is four one one one, one won one one, one one one", "The card number is [CARD]"),
+    ("my account number is 4471 2290", "my account number is [POLICY]"),  # short, validates as nothing
+    ("the routing number is one two one time zero zero two four eight", "the routing number is [POLICY]"),
+    ("date of birth is oh three oh five eighty two", "date of birth is [DOB]"),
+    ("policy number P A seven zero three two", "policy number [POLICY]"),  # the spelled letters with it
+    # the country code said before a pause: the whole number masked, and one space after the mask
+    ("And the phone? One, 713 209 7678 thanks", "And the phone? [PHONE] thanks"),
+    ("my cell is One, eight hundred, four six three, three three three nine. Thanks", "my cell is [PHONE] Thanks"),
+])
+def test_a_number_after_a_strong_context_word_is_masked_whole_even_when_it_does_not_validate(text, left):
+    assert masked(text) == left and masked(text, times=False) == left
+
+
+@pytest.mark.parametrize("text", [
+    "I've had the card for three years.",
+    "Your account balance is two hundred forty five dollars.",
+    "The policy started in 2019 and renews in twenty twenty six.",
+    "The card, one second, let me find it.",
+    "I was born in a small town with two brothers.",
+    "The card was charged on the fifth at ten thirty.",
+    "The account was opened in nineteen ninety nine.",
+    "I got the card for 3 of the 4 of us.",
+    "My account has 2 cars and 3 drivers, and 1 boat.",
+])
+def test_numbers_after_a_context_word_that_are_no_identifier_stay(text):
+    assert masked(text) == text
+
+
+def test_a_number_found_by_its_recognizer_takes_in_the_digit_said_before_it_and_leaves_one_space():
+    # Word times as Whisper gives them around a pause: the first digit on its own, its own trailing space.
+    words = [" My", " number", " is", " One, ", " 713", " 209", " 7678 ", " thanks"]
+    ws = [Word(i * 0.4, i * 0.4 + 0.3, w, 0.9, None) for i, w in enumerate(words)]
+    t = Transcript("".join(words).strip(), "en", 4.0, [Segment(0, 4.0, "".join(words), ws)])
+    r = redact(t, RedactSettings(enabled=True))
+    assert r.transcript.segments[0].text == " My number is [PHONE] thanks" and dict(r.counts) == {"phone": 1}
+    assert [w.word for w in r.transcript.segments[0].words][3:7] == [" [PHONE]"] * 4
 
 
 def test_bleep_or_silence(tmp_path):

@@ -143,9 +143,15 @@ def test_repro_with_redaction_pushes_no_card_number_and_a_second_clone_decodes_n
     pushed = {body for _, body in texts_in(remote)}
     assert {body for path, body in texts_in(project / "data/transcripts") if path.name != ".gitignore"} <= pushed  # they were pushed
     assert (project / "data/output/audio").is_dir() and len(list((project / "data/output/audio").rglob("*.wav"))) == 3
-    # The originals are kept, but only where nothing is pushed from (and the local DVC cache: never pushed).
+    # The originals are kept, but only where nothing is pushed from (and the local DVC cache: never pushed):
+    # each word masked in a shared transcript is there as the ASR wrote it (which may be garbled digits).
+    for masked in (project / "data/transcripts").glob("*/calls_2025-09/recordings/*.json"):
+        original = project / "data/private" / masked.relative_to(project / "data/transcripts")
+        pairs = [(a["word"], b["word"]) for sa, sb in zip(*(json.loads(p.read_text())["segments"] for p in (masked, original)))
+                 for a, b in zip(sa["words"], sb["words"])]
+        assert any(a.strip() == "[CARD]" for a, _ in pairs) and all(b.strip() != "[CARD]" for _, b in pairs), masked
     private = "".join(b for _, b in texts_in(project / "data/private"))
-    assert all(leaks(private, card_digits(c)) for c, _ in CALLS.values())
+    assert sum(leaks(private, card_digits(c)) for c, _ in CALLS.values()) >= 2  # the ones the ASR wrote whole
     for root in (project / "data", project / "plots", project / "metrics.json"):  # all the pipeline writes
         for path, body in texts_in(root):
             if "private" not in path.relative_to(project).parts:
@@ -187,7 +193,10 @@ def test_cli_redact_writes_masked_files_and_counts(tmp_path, call_audio):
     kept = tmp_path / "kept"
     run = subprocess.run([*cmd[:6], str(kept), *cmd[7:], "--keep-unredacted"], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
+    held = set()
     for path, body in texts_in(kept):
         private = "unredacted" in path.relative_to(kept).parts
-        leaked = any(leaks(body, card_digits(c)) for c, _ in CALLS.values())
-        assert leaked == private or path.suffix == ".rttm", path  # RTTM files hold speaker turns, no text
+        leaked = {c for c, _ in CALLS.values() if leaks(body, card_digits(c))}
+        assert not leaked or private, path
+        held |= leaked
+    assert len(held) >= 2  # the originals: each card the ASR wrote whole (it may garble one: masked by context all the same)

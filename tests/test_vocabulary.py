@@ -7,9 +7,10 @@ from callscribe.audio import SAMPLE_RATE, load_audio
 from callscribe.engines import Decoded, load_engine
 from callscribe.evaluate import normalize
 from callscribe.records import Segment
+from callscribe.relisten import refine
 from callscribe.settings import TranscribeSettings
 from callscribe.transcribe import transcribe_audio
-from callscribe.vocabulary import hint, holds, near_terms, refine, terms
+from callscribe.vocabulary import hint, holds, near_terms, terms
 from tests.helpers import find_sample
 
 PRINTERS = "1758821279"  # LJ001-0031: "...Sweynheim and Pannartz began printing in the monastery of Subiaco near Rome"

@@ -99,6 +99,32 @@ def test_metrics_and_experiments_read_at_80_columns(experiment):
     assert "tiny.en" in table and "…" not in table and max(map(len, table.splitlines())) <= 80
 
 
+# 5b. `callscribe compare`: the one param that differs is shown beside the metrics at 80 columns.
+def test_compare_shows_the_changed_model_beside_the_metrics_at_80_columns(experiment):
+    project, _, _ = experiment
+    out = sh(project, sys.executable, "-m", "callscribe.cli", "compare", env={"COLUMNS": "80"})
+    lines = out.splitlines()
+    assert max(map(len, lines)) <= 80 and lines[0].split()[:2] == ["run", "workspace"] and "tiny" in lines[0].split()
+    model = next(line for line in lines if line.startswith("transcribe.model")).split()
+    assert model[1] == "tiny.en" and "auto" in model and next(line for line in lines if line.startswith("wer"))
+    assert not any(line.startswith("transcribe.beam_size") for line in lines)  # the same in every run: left out
+
+
+# 9. A wrong value for a transcribe param stops `dvc repro` before any work, naming the key, and leaves
+# the outputs byte for byte (it used to make every call an error and merge wrote 0 texts, exit 0).
+def test_a_wrong_transcribe_value_stops_dvc_repro_and_leaves_the_outputs(reproduced, tmp_path):
+    project = clone(reproduced, tmp_path / "typo")
+    outputs = [project / "data/output/calls.jsonl", project / "data/output/calls.db"]
+    before = [p.read_bytes() for p in outputs]
+    text = (project / "params.yaml").read_text()
+    (project / "params.yaml").write_text(text.replace("\n  beam_size: 2 ", "\n  beam_size: two ", 1))
+    done = subprocess.run(["dvc", "repro"], cwd=project, capture_output=True, text=True, env={**dvc_env(project), **OFFLINE})
+    out = done.stdout + done.stderr
+    assert done.returncode != 0 and "params.yaml: transcribe.beam_size is 'two': give a whole number" in out, out
+    assert "Traceback" not in out and ran(out) <= {"transcribe@2025-09a", "transcribe@2025-09b"}, out
+    assert [p.read_bytes() for p in outputs] == before
+
+
 # 4. Plots: histogram in numeric order, WER/speed per experiment, time per stage, PNGs that show offline.
 def test_plots_diff_shows_each_experiment_and_images(experiment):
     project, _, _ = experiment

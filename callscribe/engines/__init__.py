@@ -3,19 +3,18 @@
 An engine owns its model (loaded once per process) and turns one piece of 16 kHz mono
 float32 audio into a `Decoded` result with times relative to the piece. Chunking, packing,
 records and resume live in the rest of the package, so every engine gets them alike.
-What the rest of the package needs to know about each engine is the `SPECS` table here.
+What the rest of the package needs to know about each engine is the `SPECS` table in `specs`.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import platform
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
+from callscribe.engines.specs import DEFAULT_ALIGNER, ENGINES, SPECS, Spec, resolve_engine  # noqa: F401 (re-exported)
 from callscribe.records import Segment
 
 if TYPE_CHECKING:
@@ -24,23 +23,6 @@ if TYPE_CHECKING:
 
 class ModelError(Exception):
     """A model (or aligner) cannot be loaded or does not take these settings; the message says what to do."""
-
-
-@dataclass(frozen=True)
-class Spec:
-    default_model: str
-    aligner: str | None = None  # default forced aligner, where word times need one
-    parallel: bool = True  # False: one process owns the device, so one worker
-    batch_size: int = 1  # `transcribe.batch_size: auto`: windows decoded together (docs/PERFORMANCE.md)
-
-
-SPECS = {
-    "faster-whisper": Spec(default_model="base"),
-    # faster-whisper batches 1: its batched windows, decoded without the window before, lost turns of two-party calls
-    "mlx-qwen3-asr": Spec(default_model="Qwen/Qwen3-ASR-0.6B", aligner="Qwen/Qwen3-ForcedAligner-0.6B", parallel=False, batch_size=8),
-}
-ENGINES = tuple(SPECS)
-DEFAULT_ALIGNER = SPECS["mlx-qwen3-asr"].aligner
 
 
 @dataclass
@@ -78,20 +60,6 @@ class Engine(Protocol):
         """Pieces of one call or of several -> what `transcribe` gives for each. An engine that can decodes
         their windows together (a batch); this default decodes them one by one."""
         return [self.transcribe(piece, settings, safer=safer) for piece in pieces]
-
-
-def is_apple_silicon() -> bool:
-    return platform.system() == "Darwin" and platform.machine() == "arm64"
-
-
-def resolve_engine(name: str | None) -> str:
-    if name in (None, "", "auto"):
-        if is_apple_silicon() and importlib.util.find_spec("mlx_qwen3_asr") is not None:
-            return "mlx-qwen3-asr"
-        return "faster-whisper"
-    if name not in SPECS:
-        raise ValueError(f"unknown engine {name!r}: choose auto, {' or '.join(ENGINES)}")
-    return name
 
 
 def local(name: str) -> str:

@@ -1,82 +1,23 @@
-"""Personal data in transcripts, found and masked: card, SSN, date of birth, policy number, phone,
-e-mail, street address.
+"""Presidio recognizers, one per kind, and `find`: the personal data in a call's words.
 
 Words go through `spoken.normalise` (spoken numbers and spelled letters to written form, across
-segments and turns), then Microsoft Presidio's analyzer runs one recognizer per kind on that text,
-with context words and validators (Luhn for cards, SSA rules for SSNs, libphonenumber for phones).
-What it finds maps back to words, which are masked in place so every word keeps its times.
-Records say how many of each kind were masked, never the values.
+segments and turns), then Presidio's analyzer runs one recognizer per kind on that text, with
+context words and validators (Luhn for cards, SSA rules for SSNs, libphonenumber for phones).
 """
 
 from __future__ import annotations
 
-import copy
-import hashlib
-import json
-import os
 import re
-from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
-from pathlib import Path
 
-from callscribe.records import Transcript, Word
+from callscribe.redact.context import DIGIT_KINDS, context_spans, widen
+from callscribe.redact.settings import ENTITY, KIND_OF, KINDS, RedactSettings
 from callscribe.spoken import Normalised, normalise
 
-KINDS = ("card", "ssn", "dob", "policy", "phone", "email", "address")
-ENTITY = {"card": "CARD", "ssn": "SSN", "dob": "DOB", "policy": "POLICY", "phone": "PHONE", "email": "EMAIL", "address": "ADDRESS"}
-KIND_OF = {v: k for k, v in ENTITY.items()}
 THRESHOLD = 0.5  # a weak pattern (a bare 9-digit number) needs a context word ("social security") to pass
-RULES = 1  # bump when the recognizers change: transcripts already written are then redacted again (callscribe.privacy)
-LABELS = frozenset(f"[{e}]" for e in ENTITY.values())
-
-
-@dataclass(frozen=True)
-class RedactSettings:
-    """`redact:` in params.yaml; `--redact[=kinds]` on the command line."""
-
-    enabled: bool = False
-    kinds: tuple[str, ...] = KINDS
-    mask: str = "label"  # "label": [CARD]; or one character repeated over each word, e.g. "#"
-    keep_unredacted: bool = False  # the original, kept apart from what is pushed
-    audio: bool = False  # a copy of each call with the redacted spans bleeped
-    audio_mode: str = "bleep"  # or "silence"
-    phone_regions: tuple[str, ...] = ("US", "GB", "CA")
-
-    @classmethod
-    def from_params(cls, p: dict | None) -> "RedactSettings":
-        p = dict(p or {})
-        kinds = p.pop("kinds", None)
-        if kinds in (None, "all", ["all"]):
-            kinds = KINDS
-        if isinstance(kinds, str):
-            kinds = [k.strip() for k in kinds.split(",") if k.strip()]
-        unknown = [k for k in kinds if k not in KINDS]
-        if unknown:
-            raise ValueError(f"redact.kinds: unknown kind(s) {unknown}: choose from {', '.join(KINDS)} (params.yaml or --redact)")
-        extra = sorted(set(p) - set(cls.__dataclass_fields__))
-        if extra:
-            raise ValueError(f"unknown redact params in params.yaml: {', '.join(extra)} (known: {', '.join(cls.__dataclass_fields__)})")
-        s = cls(kinds=tuple(kinds), **{k: (tuple(v) if isinstance(v, list) else v) for k, v in p.items()})
-        if s.mask != "label" and len(s.mask) != 1:
-            raise ValueError(f"redact.mask: {s.mask!r} is neither 'label' nor a single character (params.yaml or --redact-mask)")
-        if s.audio_mode not in ("bleep", "silence"):
-            raise ValueError(f"redact.audio_mode: {s.audio_mode!r}: choose bleep or silence (params.yaml)")
-        return s
-
-    def signature(self) -> str | None:
-        """What masked text depends on, as a short hash (None: redaction off). Transcripts carry it, so
-        that a change of these settings is re-applied to what was written before (callscribe.privacy)."""
-        if not self.enabled:
-            return None
-        blob = json.dumps({"kinds": sorted(self.kinds), "mask": self.mask, "phone_regions": list(self.phone_regions), "rules": RULES})
-        return hashlib.sha256(blob.encode()).hexdigest()[:12]
-
-    def is_mask(self, word: str) -> bool:
-        """A word that redaction wrote: [CARD], ..., or the mask character repeated."""
-        w = word.strip()
-        return w in LABELS or (self.mask != "label" and bool(w) and set(w) == {self.mask})
+CONTEXT_SCORE = 0.45  # a number masked by context alone (callscribe.redact.context): a validated kind wins over it
 
 
 @dataclass
@@ -93,15 +34,6 @@ class Found:
     def last(self) -> int:
         return self.words[-1]
 
-
-@dataclass
-class Redaction:
-    transcript: Transcript
-    counts: Counter = field(default_factory=Counter)
-    spans: list[tuple[float, float]] = field(default_factory=list)  # seconds, for the audio
-
-
-# ---- recognizers: one per kind, each usable on its own ----------------------------------------------------
 
 MONTH = (r"(?:jan(?:uary)?|feb(?:ruary)?|march|mar|april|apr|may|june?|july?|aug(?:ust)?|sept?(?:ember)?|"
          r"oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)")
@@ -303,133 +235,20 @@ def find(words: list[str], settings: RedactSettings) -> list[Found]:
     for f in found:
         if all(f.last < k.first or f.first > k.last for k in kept):
             kept.append(f)
-    return sorted(kept, key=lambda f: f.first)
-
-
-# ---- masking --------------------------------------------------------------------------------------------
-
-def _mask(word: str, kind: str, settings: RedactSettings) -> str:
-    lead = word[: len(word) - len(word.lstrip())]
-    if settings.mask == "label":
-        return f"{lead}[{ENTITY[kind]}]"
-    return lead + settings.mask * max(len(word.strip()), 1)
-
-
-def _join(tokens: list[tuple[str, str | None]], label: bool) -> str:
-    """Segment text from its (possibly masked) words; with labels, one [CARD] stands for the whole span."""
-    out, prev = [], None
-    for text, span in tokens:
-        if label and span is not None and span == prev:
-            continue
-        out.append(text)
-        prev = span
-    return "".join(out)
-
-
-def redact(t: Transcript, settings: RedactSettings) -> Redaction:
-    """A copy of `t` with what `settings` asks for masked: segment text, words (times kept), full text."""
-    t = copy.deepcopy(t)
-    # Every word of the call in spoken order; segments without word times are split on spaces.
-    refs: list[tuple[int, int]] = []
-    words: list[str] = []
-    seg_tokens: list[list[str]] = []
-    for si, seg in enumerate(t.segments):
-        toks = [w.word for w in seg.words] if seg.words else [" " + x for x in seg.text.split()]
-        seg_tokens.append(toks)
-        for wi, w in enumerate(toks):
-            refs.append((si, wi))
-            words.append(w)
-    found = find(words, settings)
-    if not found:
-        return Redaction(t)
-    span_of: dict[tuple[int, int], tuple[int, str]] = {}
-    counts: Counter = Counter()
-    spans: list[tuple[float, float]] = []
-    for n, f in enumerate(found):
-        counts[f.kind] += 1
-        for gi in f.words:
-            span_of[refs[gi]] = (n, f.kind)
-        times = [(t.segments[si].words[wi].start, t.segments[si].words[wi].end) for si, wi in (refs[gi] for gi in f.words)
-                 if t.segments[si].words]
-        if times:
-            spans.append((min(a for a, _ in times), max(b for _, b in times)))
-    label = settings.mask == "label"
-    for si, seg in enumerate(t.segments):
-        if not any((si, wi) in span_of for wi in range(len(seg_tokens[si]))):
-            continue
-        tokens = []
-        for wi, text in enumerate(seg_tokens[si]):
-            hit = span_of.get((si, wi))
-            masked = _mask(text, hit[1], settings) if hit else text
-            tokens.append((masked, hit[0] if hit else None))
-            if seg.words and hit:
-                w = seg.words[wi]
-                seg.words[wi] = Word(w.start, w.end, masked, w.probability, w.speaker)
-        seg.text = _join(tokens, label)
-        if not seg.words:
-            seg.text = seg.text.strip()
-    t.text = " ".join(s.text.strip() for s in t.segments if s.text.strip())
-    return Redaction(t, counts, spans)
-
-
-# ---- audio ----------------------------------------------------------------------------------------------
-
-def bleep_audio(src: str | Path, dst: str | Path, spans: list[tuple[float, float]], mode: str = "bleep", pad: float = 0.1) -> None:
-    """A copy of the call at `src` with each span (seconds) replaced by a 1 kHz tone or silence, as 16-bit WAV."""
-    import numpy as np
-    import soundfile as sf
-
-    audio, sr = sf.read(str(src), dtype="float32", always_2d=True)
-    for start, end in spans:
-        a, b = max(int((start - pad) * sr), 0), min(int((end + pad) * sr), len(audio))
-        if b <= a:
-            continue
-        tone = 0.2 * np.sin(2 * np.pi * 1000 * np.arange(b - a) / sr) if mode == "bleep" else np.zeros(b - a)
-        audio[a:b] = tone[:, None]
-    dst = Path(dst)
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(f".{dst.name}.tmp")
-    sf.write(str(tmp), audio, sr, subtype="PCM_16", format="WAV")
-    os.replace(tmp, dst)
-
-
-# ---- what was masked, for a set of calls ----------------------------------------------------------------
-
-def masked_spans(t: Transcript, settings: RedactSettings) -> list[tuple[float, float]]:
-    """Seconds said by masked words (a run of them is one span): where the audio copy is bleeped."""
-    spans: list[tuple[float, float]] = []
-    inside = False
-    for seg in t.segments:
-        for w in seg.words or []:
-            masked = settings.is_mask(w.word)
-            if masked and inside:
-                spans[-1] = (spans[-1][0], w.end)
-            elif masked:
-                spans.append((w.start, w.end))
-            inside = masked
-    return spans
-
-
-class Tally:
-    """What was masked in a set of already-redacted calls (the counts their records carry), and the
-    audio copies with the masked words bleeped, when asked for."""
-
-    def __init__(self, settings: RedactSettings, audio_dir: Path | None = None):
-        self.settings, self.audio_dir = settings, audio_dir
-        self.totals: Counter = Counter()
-        self.calls = self.calls_redacted = 0
-
-    def add(self, call_id: str, t: Transcript | None, counts: dict | None, audio_path: str | None = None) -> dict:
-        """The call's counts, tallied; its audio copy bleeped where `t` (masked) has masked words."""
-        counts = dict(sorted((counts or {}).items()))
-        if self.settings.enabled and self.settings.audio and self.audio_dir is not None and audio_path and t is not None:
-            bleep_audio(audio_path, self.audio_dir / f"{call_id}.wav", masked_spans(t, self.settings), self.settings.audio_mode)
-        self.calls += 1
-        self.calls_redacted += bool(counts)
-        self.totals.update(counts)
-        return counts
-
-    def metrics(self) -> dict:
-        return {"enabled": self.settings.enabled, "kinds": list(self.settings.kinds), "calls": self.calls,
-                "calls_with_redactions": self.calls_redacted, "redactions": sum(self.totals.values()),
-                "by_kind": {k: self.totals.get(k, 0) for k in self.settings.kinds}}
+    for f in kept:  # the whole number: with the digits said right before or after it ("One, [PHONE]")
+        if f.kind in DIGIT_KINDS:
+            f.words = widen(f.words, words)
+    # After a strong context word, a number no recognizer validated (a digit misheard or dropped); where a
+    # recognizer found part of it, that span takes in the rest.
+    kept += [Found(kind, idx, CONTEXT_SCORE) for kind, idx in context_spans(words, settings.kinds)]
+    kept.sort(key=lambda f: (f.first, -f.score))
+    merged: list[Found] = []
+    for f in kept:
+        if merged and f.first <= merged[-1].last:
+            last = merged[-1]
+            last.words = sorted(set(last.words) | set(f.words))
+            if f.score > last.score:
+                last.kind, last.score = f.kind, f.score
+        else:
+            merged.append(f)
+    return merged
