@@ -7,7 +7,7 @@ EXTRAS := $(shell $(PYTHON) -c "import platform; print('dev,mlx' if platform.sys
 # `make bench`: on Apple Silicon the Qwen3-ASR batch sizes and compute types (bench/mac.py), elsewhere faster-whisper's.
 BENCH := $(if $(findstring mlx,$(EXTRAS)),bench/mac.py --json bench/mac-results.json,bench/throughput.py)
 
-.PHONY: setup system repro test bench clean
+.PHONY: setup system repro test bench plan clean
 
 $(BIN)/callscribe: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ test: setup system
 
 bench: setup
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python $(BENCH)
+
+# Disk and hours the archive in params.yaml needs here (measures this machine for a minute or two).
+plan: setup
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/callscribe plan
 
 clean:
 	rm -rf $(VENV)

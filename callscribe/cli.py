@@ -8,7 +8,7 @@ import signal
 import sys
 from pathlib import Path
 
-from callscribe import compare, search, web
+from callscribe import compare, plan, search, web
 from callscribe.cluster import ClusterError, exit_now
 from callscribe.outputs import FORMATS, OutputError
 
@@ -219,6 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     pr.add_argument("--keep", type=int, default=1, help="settings to keep, most recently used first (default 1: only the latest)")
     compare.add_parser(sub)
     search.add_parser(sub)
+    plan.add_parser(sub)
     web.add_parser(sub)
     args = parser.parse_args(argv)
     if hasattr(args, "run"):  # compare, search, serve

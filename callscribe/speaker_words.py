@@ -11,7 +11,6 @@ when its windows say so. Segments are then split between words where the speaker
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 
 import numpy as np
@@ -19,6 +18,7 @@ import numpy as np
 from callscribe import voices
 from callscribe.diarize import Turns
 from callscribe.records import Segment, Word
+from callscribe.speaker_metrics import SENTENCE_END
 
 PAUSE = 0.3  # s between two words: a pause, where a turn may change as cheaply as at a sentence end
 HALF_WINDOW = 0.4  # s: each d-vector window spans its centre +- this
@@ -27,7 +27,6 @@ HALF_WINDOW = 0.4  # s: each d-vector window spans its centre +- this
 # inside a sentence, BOUNDARY_SWITCH at a sentence end or pause (3-40 and 0-1 tried: 12 and 0 best).
 SCALE, MID_SWITCH, BOUNDARY_SWITCH = 20.0, 12.0, 0.0
 CONFIDENCE_SCALE = 20.0  # a word's probability of its speaker: softmax(cosines * scale)
-SENTENCE_END = re.compile(r"[.?!]['\")\]]*\s*$")
 
 
 def evidence(turns: Turns, words: list[Word]) -> np.ndarray:

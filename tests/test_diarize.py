@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 
+from callscribe import params
 from callscribe.audio import load_audio, to_mono
 from callscribe.diarize import Turn, diarizer, same_channels
 from callscribe.engines import load_engine
@@ -15,7 +16,7 @@ from callscribe.records import Segment, Word
 from callscribe.settings import TranscribeSettings
 from callscribe.speaker_words import assign_speakers
 from callscribe.transcribe import transcribe_audio
-from tests.helpers import SAMPLES, find_sample
+from tests.helpers import REPO, SAMPLES, find_sample
 
 TWO_SPEAKERS = "1758390537"  # GSM mono, alternating LJ Speech / LibriVox turns; reference in samples/rttm
 STEREO = "1758395419"  # 8 kHz PCM stereo, one speaker per channel
@@ -138,8 +139,9 @@ def test_a_segment_is_split_where_its_words_change_speaker():
 
 
 def test_speakers_param_is_checked():
-    with pytest.raises(ValueError, match="transcribe.speakers"):
-        TranscribeSettings(speakers="two").resolved()
+    given = params.read(REPO / "params.yaml")
+    with pytest.raises(params.ParamsError, match="transcribe.speakers"):  # the schema checks it, before any work
+        params.check({**given, "transcribe": {**given["transcribe"], "speakers": "two"}})
     assert TranscribeSettings(speakers="auto").resolved().speakers == "auto"
     assert TranscribeSettings(diarize=True).hash() != TranscribeSettings(diarize=False).hash()
 
