@@ -97,10 +97,10 @@ def transcribe_calls(engine: Engine, audios: list[np.ndarray], settings: Transcr
     for batch in _batches(pieces, plans, limit):
         try:
             done = engine.transcribe_many([_audio(plans, key) for key in batch], settings)
-        except Exception:  # noqa: BLE001 - each call's pieces again on their own, so the failure is that call's
-            done = None
+        except Exception as e:  # noqa: BLE001 - one call's failure; of several, each call's pieces again on their own
+            done, error = None, e
         if done is None and len({k for k, _, _ in batch}) == 1:
-            failed.setdefault(batch[0][0], _raised(engine, [_audio(plans, key) for key in batch], settings))
+            failed.setdefault(batch[0][0], error)
         elif done is None:
             for k in dict.fromkeys(k for k, _, _ in batch):
                 mine = [key for key in batch if key[0] == k]
@@ -154,15 +154,6 @@ def _audio(plans: list[list[Part]], key: tuple[int, int, int]) -> np.ndarray:
     k, p, c = key
     a, b = plans[k][p].cuts[c]
     return plans[k][p].mono[a:b]
-
-
-def _raised(engine: Engine, pieces: list[np.ndarray], settings: TranscribeSettings) -> Exception:
-    """The exception decoding these pieces raises (decoded again to get it)."""
-    try:
-        engine.transcribe_many(pieces, settings)
-    except Exception as e:  # noqa: BLE001
-        return e
-    return RuntimeError("decoding these pieces failed once and then not: the decoder is not repeatable")
 
 
 def _assemble(engine: Engine, audio: np.ndarray, parts: list[Part], decoded: list[list[Decoded]],
