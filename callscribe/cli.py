@@ -8,7 +8,7 @@ import signal
 import sys
 from pathlib import Path
 
-from callscribe import compare, plan, search, web
+from callscribe import compare, plan, review, search, web
 from callscribe.cluster import ClusterError, exit_now
 from callscribe.outputs import FORMATS, OutputError
 
@@ -221,8 +221,9 @@ def main(argv: list[str] | None = None) -> int:
     search.add_parser(sub)
     plan.add_parser(sub)
     web.add_parser(sub)
+    review.add_parser(sub)
     args = parser.parse_args(argv)
-    if hasattr(args, "run"):  # compare, search, serve
+    if hasattr(args, "run"):  # compare, search, plan, serve, review
         return args.run(args)
     if args.command == "shards":
         return cmd_shards(args)

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from whisper_normalizer.english import EnglishTextNormalizer
 
 from callscribe import speaker_metrics
+from callscribe.confidence import low_share
 from callscribe.records import FILTERED, TRANSCRIBED
 
 if TYPE_CHECKING:
@@ -128,14 +129,21 @@ def pair(labels: list[dict], calls: list[dict], labels_dir: Path, transcripts: P
     return out
 
 
-def summary(wer: dict, der: dict, calls: list[dict], transcribe: dict) -> dict:
+def summary(wer: dict, der: dict, calls: list[dict], transcribe: dict, own: dict | None = None) -> dict:
     """The figures that matter, in one small file that `dvc metrics show` and `dvc exp show` print
-    first and that fit side by side at 80 columns; the detail stays in the other metrics files."""
+    first and that fit side by side at 80 columns; the detail stays in the other metrics files
+    (CER and the 95 % interval of `own` in metrics/wer.json).
+
+    own: the archive-wide WER estimated from the owner's labels (callscribe.scoring); low: the share
+    of transcribed audio in calls of low confidence (callscribe.confidence)."""
     done = [c for c in calls if c["status"] in (*TRANSCRIBED, "error")]
+    own_wer = (own or {}).get("wer")
+    low = low_share(calls)
     return {
         "wer": wer.get("wer"),
-        "cer": wer.get("cer"),
         "der": der.get("der"),
+        "own": None if own_wer is None else round(own_wer, 3),
+        "low": None if low is None else round(low, 3),
         "hours": round(sum(c.get("duration") or 0.0 for c in done) / 3600, 3),
         "calls": len(done),
         "errors": sum(1 for c in done if c["status"] == "error"),

@@ -15,7 +15,7 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 TOKENIZE = "porter unicode61 remove_diacritics 2"
 
 SCHEMA = f"""
@@ -32,6 +32,7 @@ CREATE TABLE calls (
     status TEXT, reason TEXT, shard TEXT, engine TEXT, model TEXT, language TEXT,
     channels INTEGER, sample_rate INTEGER, codec TEXT, bytes INTEGER, sha256 TEXT,
     speakers TEXT,                  -- JSON {{speaker: talk seconds}}
+    confidence REAL,                -- 0-1, how sure the decoder was (callscribe.confidence); NULL: no words
     words INTEGER,                  -- words in the transcript
     text TEXT,                      -- the whole transcript
     audio TEXT,                     -- the original WAV, relative to the data folder
@@ -40,6 +41,7 @@ CREATE TABLE calls (
 CREATE INDEX calls_date ON calls(date, time);
 CREATE INDEX calls_queue ON calls(queue, date);
 CREATE INDEX calls_caller ON calls(caller);
+CREATE INDEX calls_confidence ON calls(confidence);
 CREATE TABLE talk (
     call INTEGER NOT NULL REFERENCES calls(n) ON DELETE CASCADE,
     speaker TEXT NOT NULL, seconds REAL NOT NULL,
@@ -67,7 +69,7 @@ END;
 """
 
 CALL_COLUMNS = ("archive", "name", "queue", "caller", "date", "start", "start_utc", "duration", "status", "reason",
-                "shard", "engine", "model", "channels", "sample_rate", "codec", "bytes", "sha256")
+                "shard", "engine", "model", "channels", "sample_rate", "codec", "bytes", "sha256", "confidence")
 
 
 class IndexError_(Exception):

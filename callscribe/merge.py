@@ -6,6 +6,7 @@ import json
 from collections import Counter
 from pathlib import Path
 
+from callscribe.confidence import confidence, signals
 from callscribe.journal import Journal
 from callscribe.outputs import write_transcript
 from callscribe.records import FILTERED, PENDING, Transcript
@@ -71,6 +72,8 @@ def merge(profile: list[dict], selected: dict[str, list[dict]], dropped: dict[st
                     if audio_dir is not None and redaction.settings.audio and path_of.get(original or p["id"]):
                         bleep_copy(t, redaction.settings, path_of[original or p["id"]], audio_dir / f"{p['id']}.wav")
                 row["text"] = t.text
+                row["decoder"] = signals(t.to_dict(), entry.get("warnings"))
+                row["confidence"] = confidence(row["decoder"])
                 if t.speakers:
                     row["speakers"] = t.speakers
                 write_transcript(t, out_dir / "transcripts" / p["id"], formats)

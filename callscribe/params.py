@@ -26,6 +26,7 @@ SECTIONS = {
     "transcribe": "callscribe.settings:TranscribeSettings",
     "redact": "callscribe.redact.settings:RedactParams",
     "evaluate": "callscribe.evaluate:EvaluateParams",
+    "review": "callscribe.review:ReviewParams",
     "merge": "callscribe.outputs:MergeParams",
 }
 

@@ -218,15 +218,20 @@ def count(con: sqlite3.Connection, query: str, filters: Filters | None = None) -
         raise _query_error(query, e) from None
 
 
-def calls(con: sqlite3.Connection, filters: Filters | None = None, limit: int = 20, offset: int = 0) -> list[sqlite3.Row]:
-    """Calls matching the filters, newest first (the speaker filter keeps calls where that speaker talks)."""
+ORDERS = {"newest": "c.date DESC, c.time DESC, c.id",
+          "least_confident": "c.confidence IS NULL, c.confidence, c.date DESC, c.id"}  # calls with no words last
+
+
+def calls(con: sqlite3.Connection, filters: Filters | None = None, limit: int = 20, offset: int = 0,
+          order: str = "newest") -> list[sqlite3.Row]:
+    """Calls matching the filters, newest (or least confident) first; the speaker filter keeps calls where that speaker talks."""
     f = filters or Filters()
     speaker = f.speaker
     where, args = Filters(f.queue, f.date_from, f.date_to, f.caller).sql()
     if speaker:
         where += " AND EXISTS (SELECT 1 FROM talk t WHERE t.call = c.n AND t.speaker = ? COLLATE NOCASE)"
         args.append(speaker)
-    return con.execute(f"""SELECT c.* FROM calls c WHERE 1{where} ORDER BY c.date DESC, c.time DESC, c.id
+    return con.execute(f"""SELECT c.* FROM calls c WHERE 1{where} ORDER BY {ORDERS.get(order, ORDERS["newest"])}
                            LIMIT ? OFFSET ?""", [*args, int(limit), int(offset)]).fetchall()
 
 

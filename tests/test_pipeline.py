@@ -20,7 +20,8 @@ pytestmark = pytest.mark.slow  # every test here runs a model or the whole pipel
 def test_repro_then_only_what_changed_reruns(tmp_path):
     project = copy_project(tmp_path / "project")
     first = dvc(project, "repro")
-    assert ran(first) == {"extract", "profile", "filter", "transcribe@2025-09a", "transcribe@2025-09b", "merge", "index", "evaluate"}
+    assert ran(first) == {"extract", "profile", "filter", "transcribe@2025-09a", "transcribe@2025-09b", "merge", "index", "review",
+                          "evaluate"}
     calls = read_jsonl(project / "data/output/calls.jsonl")
     status = {c["name"]: c["status"] for c in calls}
     assert len(calls) == 29 and list(status.values()).count("filtered") == 2
@@ -40,7 +41,7 @@ def test_repro_then_only_what_changed_reruns(tmp_path):
     assert ran(dvc(project, "repro")) == set()
 
     exp = dvc(project, "exp", "run", "-S", "transcribe.beam_size=1")
-    assert ran(exp) == {"transcribe@2025-09a", "transcribe@2025-09b", "merge", "index", "evaluate"}
+    assert ran(exp) == {"transcribe@2025-09a", "transcribe@2025-09b", "merge", "index", "review", "evaluate"}
     diff = dvc(project, "metrics", "diff")
     assert "metrics.json" in diff and "wer" in diff
 

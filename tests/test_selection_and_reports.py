@@ -65,8 +65,10 @@ def test_merge_gives_a_duplicate_the_transcript_of_its_original(tmp_path):
 
 def test_summary_puts_the_figures_that_matter_first():
     calls = [{"status": "ok", "duration": 1800.0}, {"status": "error", "duration": 1800.0}, {"status": "filtered", "duration": 5.0}]
-    s = summary({"wer": 0.05, "cer": 0.02, "files": 9}, {"der": 0.07}, calls, {"speed_x_realtime_per_cpu": 12.5})
-    assert s == {"wer": 0.05, "cer": 0.02, "der": 0.07, "hours": 1.0, "calls": 2, "errors": 1, "speed": 12.5}
+    calls[0]["confidence"], calls[1]["confidence"] = 0.3, 0.9  # half the audio in a low-confidence call
+    s = summary({"wer": 0.05, "cer": 0.02, "files": 9}, {"der": 0.07}, calls, {"speed_x_realtime_per_cpu": 12.5}, {"wer": 0.12345})
+    assert s == {"wer": 0.05, "der": 0.07, "own": 0.123, "low": 0.5, "hours": 1.0, "calls": 2, "errors": 1, "speed": 12.5}
+    assert summary({}, {}, calls, {})["own"] is None
 
 
 def test_histogram_bins_are_in_numeric_order_and_drawn_as_png(tmp_path):

@@ -7,10 +7,7 @@ transcripts over it, so these tests need no transcription; test_index.py runs th
 import hashlib
 import io
 import shutil
-import socket
 import sys
-import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -29,6 +26,7 @@ pytest.importorskip("starlette")
 from starlette.testclient import TestClient  # noqa: E402
 
 from callscribe import cli  # noqa: E402
+from callscribe.web import background  # noqa: E402
 from callscribe.web.app import create_app  # noqa: E402
 
 LONG = "calls_2025-09-16_2025-09-30/recordings/q-410-+13365550118-20250925-164625-1758833185.4698"  # 5:00, GSM 6.10 mono
@@ -187,24 +185,10 @@ def test_another_interface_needs_a_flag_then_a_token(project, capsys):
 @pytest.fixture
 def server(project):
     """The app under uvicorn on 127.0.0.1 (a free port), stopped when the test ends."""
-    import uvicorn
-
     root, _ = project
     app = create_app(root / "data", root / "data" / "output" / "calls.db", allowed_hosts=["127.0.0.1"])
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 20
-    while not srv.started and time.time() < deadline:
-        time.sleep(0.05)
-    assert srv.started, "uvicorn did not start"
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(10)
-    assert not thread.is_alive()
+    with background(app) as url:
+        yield url
 
 
 def chromium_path():

@@ -28,6 +28,7 @@ from starlette.templating import Jinja2Templates
 
 from callscribe import search as q
 from callscribe.index import connect
+from callscribe.web import review
 
 HERE = Path(__file__).parent
 PAGE_SIZE = 20
@@ -38,13 +39,15 @@ TOKEN_COOKIE = "callscribe_token"
 
 
 class OnlyGet:
-    """Refuses every method but GET (and HEAD, a GET without its body) before any route runs."""
+    """Refuses every method but GET (and HEAD, a GET without its body) before any route runs;
+    only the review page's label route takes a POST (and checks it: callscribe.web.review)."""
 
     def __init__(self, app):
         self.app = app
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] == "http" and scope["method"] not in ("GET", "HEAD"):
+        allowed = scope["type"] != "http" or scope["method"] in ("GET", "HEAD")
+        if not allowed and (scope["method"], scope["path"]) != ("POST", review.WRITE_PATH):
             await PlainTextResponse("read-only: only GET", 405, headers={"Allow": "GET, HEAD"})(scope, receive, send)
             return
         await self.app(scope, receive, send)
@@ -89,7 +92,7 @@ def speaker_class(speaker: str | None) -> str:
 
 
 def create_app(data_dir: Path, db: Path, token: str | None = None, allowed_hosts: list[str] | None = None,
-               cache_dir: Path | None = None) -> Starlette:
+               cache_dir: Path | None = None, labels_dir: Path | None = None, redact_settings=None) -> Starlette:
     data_root = Path(data_dir).resolve()
     cache = Path(cache_dir) if cache_dir else data_root / "web-cache"
     con = connect(db, readonly=True)  # raises FileNotFoundError naming the fix
@@ -131,7 +134,7 @@ def create_app(data_dir: Path, db: Path, token: str | None = None, allowed_hosts
 
     async def home(request: Request):
         p = request.query_params
-        form = {k: p.get(k, "").strip() for k in ("q", "queue", "from", "to", "caller", "speaker")}
+        form = {k: p.get(k, "").strip() for k in ("q", "queue", "from", "to", "caller", "speaker", "order")}
         try:
             page = max(1, min(int(p.get("page", "1")), 10_000))
         except ValueError:
@@ -145,7 +148,7 @@ def create_app(data_dir: Path, db: Path, token: str | None = None, allowed_hosts
                 hits, ctx["count"] = q.search_page(con, form["q"], filters, PAGE_SIZE + 1, offset)
                 ctx["hits"], ctx["more"] = hits[:PAGE_SIZE], len(hits) > PAGE_SIZE
             else:
-                rows = q.calls(con, filters, PAGE_SIZE + 1, offset)
+                rows = q.calls(con, filters, PAGE_SIZE + 1, offset, order=form["order"] or "newest")
                 ctx["calls"], ctx["more"] = rows[:PAGE_SIZE], len(rows) > PAGE_SIZE
         except q.QueryError as e:
             ctx["error"] = str(e)
@@ -210,7 +213,13 @@ def create_app(data_dir: Path, db: Path, token: str | None = None, allowed_hosts
         path = inside_data(f"{row['transcript']}.{fmt}" if row["transcript"] else None)
         return FileResponse(path, media_type=DOWNLOADS[fmt], filename=f"{Path(row['name'] or 'call').stem}.{fmt}")
 
+    def read_transcript(call_id: str) -> dict | None:
+        row = q.call(con, call_id)
+        rel = f"{row[0]['transcript']}.json" if row and row[0]["transcript"] else None
+        return json.loads(inside_data(rel).read_text(encoding="utf-8")) if rel and _exists_inside(data_root, rel) else None
+
     routes = [
+        *review.routes(templates, Path(labels_dir) if labels_dir else data_root.parent / "labels", read_transcript, redact_settings),
         Route("/", home, methods=["GET"]),
         Route("/call/{id:path}", call_page, methods=["GET"]),
         Route("/audio/{id:path}", audio, methods=["GET"]),
