@@ -89,15 +89,7 @@ def main() -> int:
     t0 = time.perf_counter()
     stats = build(out / "calls.jsonl", db, data)
     res["rebuild_unchanged_s"] = round(time.perf_counter() - t0, 1)
-    month = synthetic_calls.write(root / "new", 1000, seed=0, start_at=args.calls)
-    for r in month:
-        src = root / "new" / "transcripts" / f"{r['id']}.json"
-        if src.exists():
-            dest = out / "transcripts" / f"{r['id']}.json"
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(src, dest)
-    with open(out / "calls.jsonl", "a", encoding="utf-8") as f:
-        f.writelines(json.dumps(r) + "\n" for r in month)
+    month = synthetic_calls.add(out, root / "new", 1000, seed=0, start_at=args.calls)
     t0 = time.perf_counter()
     stats = build(out / "calls.jsonl", db, data)
     res["add_1000_calls_s"] = round(time.perf_counter() - t0, 1)

@@ -107,3 +107,20 @@ def write(output_dir: Path, n: int, seed: int = 0, start_at: int = 0, extra: lis
     with open(output_dir / "calls.jsonl", "w", encoding="utf-8") as f:
         f.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
     return rows
+
+
+def add(output_dir: Path, scratch: Path, n: int, seed: int = 0, start_at: int = 0) -> list[dict]:
+    """Calls start_at..start_at+n-1 added to an output folder write() made (a new month): written in `scratch`,
+    their transcripts moved in, their rows appended to calls.jsonl."""
+    import os
+
+    rows = write(scratch, n, seed=seed, start_at=start_at)
+    for r in rows:
+        src = scratch / "transcripts" / f"{r['id']}.json"
+        if src.exists():
+            dest = output_dir / "transcripts" / f"{r['id']}.json"
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(src, dest)
+    with open(output_dir / "calls.jsonl", "a", encoding="utf-8") as f:
+        f.writelines(json.dumps(r) + "\n" for r in rows)
+    return rows

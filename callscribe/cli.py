@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 import signal
 import sys
 from pathlib import Path
 
 from callscribe import compare, plan, review, search, web
-from callscribe.cluster import ClusterError, exit_now
 from callscribe.outputs import FORMATS, OutputError
 
 
@@ -21,32 +19,56 @@ class CliError(Exception):
 INPUT_SUFFIXES = {".wav", ".flac", ".mp3", ".ogg", ".m4a"}
 
 
-def collect_jobs(inputs: list[str]) -> list:
-    """Files as given, and audio under folders; ids are paths relative to the folder given.
-    macOS metadata (`__MACOSX/`, `._*`) is left out; the same name under two folders given gets
+def _found(p: Path, out: Path) -> list[tuple[Path, Path]]:
+    """(audio file, its id's path) under the folder or file `p`; zips (as the pipeline's extract stage takes
+    them) are unpacked into OUT/audio/<zip name>/ first, and their WAVs are ids under the zip's name."""
+    from callscribe.archive import ArchiveError, archive_stem, extract_zip, is_junk
+
+    if p.is_file() and p.suffix.lower() != ".zip":
+        return [(p, Path(p.name))]
+    zips = [p] if p.is_file() else [f for f in sorted(p.rglob("*.zip")) if f.is_file() and not is_junk(f.relative_to(p).as_posix())]
+    found = [] if p.is_file() else [(f, f.relative_to(p)) for f in sorted(p.rglob("*"))
+                                    if f.is_file() and f.suffix.lower() in INPUT_SUFFIXES and not is_junk(f.relative_to(p).as_posix())]
+    for z in zips:
+        rel = Path(z.name) if z == p else z.relative_to(p)
+        target = out / "audio" / rel.parent / archive_stem(rel)
+        try:
+            report = extract_zip(z, target)
+        except ArchiveError as e:
+            raise CliError(str(e)) from None
+        except OSError as e:
+            raise CliError(f"cannot unpack {z} into {target}: {e.strerror or e}") from None
+        names = report.extracted + report.unchanged
+        print(f"callscribe: {z}: {len(names)} WAV file(s) unpacked into {target}"
+              + (f", {len(report.skipped)} member(s) left out ({report.skipped[0][1]}, ...)" if report.skipped else ""), file=sys.stderr)
+        found += [(target / n, rel.parent / archive_stem(rel) / n) for n in names]
+    return found
+
+
+def collect_jobs(inputs: list[str], out: Path) -> list:
+    """Files as given, audio under folders, and the WAVs in zips; ids are paths relative to the folder
+    given. macOS metadata (`__MACOSX/`, `._*`) is left out; the same name under two folders given gets
     the second folder's name in front."""
     import soundfile as sf
 
-    from callscribe.archive import is_junk
     from callscribe.calls import Job
     from callscribe.profile import sha256_file
 
     jobs, seen = [], {}
     for i, arg in enumerate(inputs):
         p = Path(arg)
-        if p.is_dir():
-            found = [(f, f.relative_to(p)) for f in sorted(p.rglob("*"))
-                     if f.is_file() and f.suffix.lower() in INPUT_SUFFIXES and not is_junk(f.relative_to(p).as_posix())]
-        elif p.is_file():
-            found = [(p, Path(p.name))]
-        else:
-            raise SystemExit(f"callscribe: {arg}: no such file or folder")
+        if not p.exists():
+            raise CliError(f"{arg}: no such file or folder")
+        found = _found(p, out)
+        if not found:
+            raise CliError(f"{arg}: no audio in it ({', '.join(sorted(INPUT_SUFFIXES))}, or WAVs in a .zip); "
+                           "give the folder or files that hold the calls")
         for path, rel in found:
             key = rel.with_suffix("").as_posix()
             if key in seen:
                 key = rel.as_posix() if seen[key] == i else f"{(p if p.is_dir() else p.parent).resolve().name}/{key}"
             if key in seen:
-                raise SystemExit(f"callscribe: {path}: its id {key!r} is already taken by another input; give the folders one by one")
+                raise CliError(f"{path}: its id {key!r} is already taken by another input; give the folders one by one")
             seen[key] = i
             try:
                 duration = sf.info(str(path)).duration
@@ -64,77 +86,64 @@ def cmd_transcribe(args) -> int:
     from dataclasses import fields
 
     from callscribe.fileio import write_json, write_jsonl
-    from callscribe.journal import Journal
-    from callscribe.models import ModelError, check_model
+    from callscribe.folder import ShardFolder, call_row
     from callscribe.outputs import check_formats, output_error
-    from callscribe.records import ERROR, Transcript
-    from callscribe.runner import run
+    from callscribe.records import ERROR
+    from callscribe.runner import transcribe_folder
     from callscribe.settings import TranscribeSettings
 
     # Options left out take the settings' defaults (params.yaml's); those given override by field name.
     given = {f.name: getattr(args, f.name) for f in fields(TranscribeSettings) if getattr(args, f.name, None) is not None}
-    try:  # settings, formats and model are checked before any work: a typo costs nothing
-        settings = TranscribeSettings.from_params(given)
+    try:  # formats are checked before any work: a typo costs nothing
         formats = check_formats(args.formats.split(","))
     except ValueError as e:
         raise CliError(str(e)) from None
     out = Path(args.output)
-    masker = None
+    redact = None
     if args.redact:  # each call is masked as it is written: raw text never sits in OUT (the originals: OUT/unredacted/)
-        from callscribe.privacy import Masker
-        from callscribe.redact import RedactSettings
+        redact = {"enabled": True, "kinds": args.redact, "mask": args.redact_mask, "keep_unredacted": args.keep_unredacted,
+                  "audio": args.redact_audio}
+    jobs: list = []
 
-        try:
-            rs = RedactSettings.from_params({"enabled": True, "kinds": args.redact, "mask": args.redact_mask,
-                                             "keep_unredacted": args.keep_unredacted, "audio": args.redact_audio})
-        except ValueError as e:
-            raise SystemExit(f"callscribe: {e}; a bare --redact goes after the inputs, or write --redact=card,ssn") from e
-        masker = Masker(rs, out / "unredacted", formats)
-    try:  # a name that cannot load here, or a model that failed to load in a worker: its message, alone
-        check_model(settings)
-        jobs = collect_jobs(args.inputs)
-        engines = " or ".join(f"{s.engine} {s.model}" for s in settings.engine_choices().values())  # per node on a mixed cluster
-        print(f"callscribe: {len(jobs)} files, {sum(j.duration for j in jobs) / 3600:.2f} h; {engines}, "
-              f"{settings.workers} worker(s)", file=sys.stderr)
-        summary = run(jobs, out, settings, resume=args.resume, formats=formats, masker=masker)
-    except ModelError as e:
-        raise CliError(str(e)) from None
-    done = f", {summary.skipped} already done (--resume)" if args.resume else ""
-    restored = f" ({summary.restored} restored from earlier settings, not decoded)" if summary.restored else ""
-    print(f"callscribe: {dict(summary.counts)} written{restored}{done}", file=sys.stderr)
-    entries = Journal(out / "journal.jsonl").entries()
+    def collect() -> list:
+        jobs.extend(collect_jobs(args.inputs, out))
+        return jobs
+
+    code, summary = transcribe_folder(collect, out, given, redact, name="callscribe", private=out / "unredacted", formats=formats,
+                                      resume=args.resume, resume_hint="rerun with --resume to go on",
+                                      info=sys.stderr, done_note=" (--resume)")
+    if summary is None:
+        return code
+    folder = ShardFolder(out, formats)
+    rows = {call_id: (e, t) for call_id, e, t in folder.transcripts([j.id for j in jobs])}
     redactions = {}
-    if masker is not None:
-        from callscribe.redact import Tally, bleep_copy
+    if args.redact:
+        from callscribe.redact import RedactSettings, Tally, bleep_copy
 
-        tally = Tally(masker.settings)
+        rs = RedactSettings.from_params(redact)
+        tally = Tally(rs)
         for job in jobs:
-            e = entries.get(job.id, {})
-            if e.get("json"):
+            e, t = rows[job.id]
+            if t is not None:
                 if args.redact_audio:
-                    t = Transcript.from_dict(json.loads((out / e["json"]).read_text(encoding="utf-8")))
-                    bleep_copy(t, masker.settings, job.path, out / "redacted_audio" / f"{job.id}.wav")
+                    bleep_copy(t, rs, job.path, out / "redacted_audio" / f"{job.id}.wav")
                 redactions[job.id] = tally.add(e.get("redactions"))
         totals = tally.metrics()
         write_json(out / "redactions.json", totals)
         print(f"callscribe: redacted {totals['by_kind']}", file=sys.stderr)
     if args.manifest:
-        rows = []
+        manifest = []
         for job in jobs:
-            e = entries.get(job.id, {})
-            text = None
-            if e.get("json"):
-                text = json.loads((out / e["json"]).read_text(encoding="utf-8"))["text"]
-            rows.append({"id": job.id, "path": job.path, "sha256": job.sha256, "status": e.get("status"), "reason": e.get("reason"),
-                         "duration": e.get("audio_seconds"), "warnings": e.get("warnings"), "text": text,
-                         **({"redactions": redactions.get(job.id, {})} if args.redact else {})})
+            e, t = rows[job.id]
+            manifest.append({"id": job.id, "path": job.path, "sha256": job.sha256, "duration": (e or {}).get("audio_seconds"),
+                             **call_row(e, t, redactions.get(job.id, {}) if args.redact else None)})
         try:
-            write_jsonl(out / "manifest.jsonl", rows)
+            write_jsonl(out / "manifest.jsonl", manifest)
         except OSError as e:
             raise output_error(out, e) from e
-    failed = [j for j in jobs if entries.get(j.id, {}).get("status") == ERROR]
+    failed = [j for j in jobs if (rows[j.id][0] or {}).get("status") == ERROR]
     for j in failed:
-        print(f"callscribe: error: {entries[j.id]['reason']}", file=sys.stderr)
+        print(f"callscribe: error: {rows[j.id][0]['reason']}", file=sys.stderr)
     return 1 if failed else 0
 
 
@@ -178,6 +187,15 @@ def models(value: str) -> str | dict:
     return {k.strip(): v.strip() for k, _, v in (part.partition("=") for part in value.split(","))}
 
 
+def bare_redact(argv: list[str]) -> list[str]:
+    """`--redact FOLDER`: a bare --redact (all kinds) before an input, not the input taken as the kinds."""
+    out = list(argv)
+    for i, arg in enumerate(out[:-1]):
+        if arg == "--redact" and Path(out[i + 1]).exists():
+            out[i] = "--redact=all"
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="callscribe", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -201,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--beam-size", type=int, help="beam search width (default 2; 1 = greedy)")
     t.add_argument("--diarize", action=argparse.BooleanOptionalAction,
                    help="who said what: stereo files by channel, mono files by speaker turns (default on)")
-    t.add_argument("--speakers", help="speakers in a mono file, or auto (default 2)")
+    t.add_argument("--speakers", help="speakers in a mono file: a number, or auto (default: estimated, 1 to 8)")
     t.add_argument("--channel-names", type=lambda s: [n.strip() for n in s.split(",")],
                    help="names of stereo channels in order (default agent,caller)")
     t.add_argument("--no-vad", dest="vad", action="store_false", default=None, help="decode non-speech too (slower)")
@@ -222,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     plan.add_parser(sub)
     web.add_parser(sub)
     review.add_parser(sub)
-    args = parser.parse_args(argv)
+    args = parser.parse_args(bare_redact(sys.argv[1:] if argv is None else argv))
     if hasattr(args, "run"):  # compare, search, plan, serve, review
         return args.run(args)
     if args.command == "shards":
@@ -232,15 +250,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return cmd_transcribe(args)
     except KeyboardInterrupt:
-        print("\ncallscribe: interrupted; finished files are saved, rerun with --resume to go on", file=sys.stderr)
+        print("\ncallscribe: interrupted; finished calls are saved, rerun with --resume to go on", file=sys.stderr)
         return 130
     except (OutputError, CliError) as e:  # the message says what to do; a traceback would bury it
         print(f"callscribe: error: {e}", file=sys.stderr)
         return 2
-    except ClusterError as e:
-        print(f"callscribe: error: {e}", file=sys.stderr)
-        exit_now(e, 3)
-        return 3
     finally:
         # Everything is written: a Ctrl-C while the interpreter shuts down (which puts back the default
         # handler) would only turn the exit status into "killed by SIGINT", hiding the real one.

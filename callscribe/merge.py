@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from pathlib import Path
 
 from callscribe.confidence import confidence, signals
-from callscribe.journal import Journal
+from callscribe.folder import ShardFolder, call_row
 from callscribe.outputs import write_transcript
-from callscribe.records import FILTERED, PENDING, Transcript
+from callscribe.records import FILTERED, PENDING, TRANSCRIBED
 from callscribe.redact import Tally, bleep_copy
 
 PROFILE_FIELDS = ("id", "archive", "name", "bytes", "sha256", "codec", "sample_rate", "channels", "duration",
@@ -36,7 +35,8 @@ def merge(profile: list[dict], selected: dict[str, list[dict]], dropped: dict[st
             raise MissingShard(f"{Path(transcripts_root) / shard} is not on this machine: `dvc pull` it, or transcribe it here "
                                f"with `dvc repro -f transcribe@{shard}`")
     masked_with = redaction.settings.signature() if redaction and redaction.settings.enabled else None
-    journals = {shard: Journal(Path(transcripts_root) / shard / "journal.jsonl").entries() for shard in selected}
+    folders = {shard: ShardFolder(Path(transcripts_root) / shard) for shard in selected}
+    journals = {shard: folder.entries() for shard, folder in folders.items()}
     rows, counts = [], Counter()
     audio_s = worker_s = cpu_s = 0.0
     for p in profile:
@@ -55,27 +55,20 @@ def merge(profile: list[dict], selected: dict[str, list[dict]], dropped: dict[st
         elif entry is None or entry.get("sha256") != p["sha256"]:
             row.update(status=PENDING, reason="not transcribed yet: run `dvc repro`", text=None)
         else:
-            row.update(status=entry["status"], reason=entry.get("reason"), warnings=entry.get("warnings", []),
-                       engine=entry.get("engine"), model=entry.get("model"), text=None)
             if not original:  # transcribed once, counted once
                 audio_s += entry.get("audio_seconds") or 0.0
                 worker_s += entry.get("wall_seconds") or 0.0
                 cpu_s += entry.get("cpu_seconds") or 0.0
-            if entry.get("json"):
-                if masked_with and entry.get("redacted") != masked_with:
-                    raise MissingShard(f"{Path(transcripts_root) / shard / entry['json']} is not masked as params.yaml's redact "
-                                       f"settings say: run `dvc repro transcribe@{shard}` first (it masks again, decoding nothing)")
-                with open(Path(transcripts_root) / shard / entry["json"], encoding="utf-8") as f:
-                    t = Transcript.from_dict(json.load(f))
-                if masked_with:
-                    row["redactions"] = redaction.add(entry.get("redactions"))
-                    if audio_dir is not None and redaction.settings.audio and path_of.get(original or p["id"]):
-                        bleep_copy(t, redaction.settings, path_of[original or p["id"]], audio_dir / f"{p['id']}.wav")
-                row["text"] = t.text
-                row["decoder"] = signals(t.to_dict(), entry.get("warnings"))
-                row["confidence"] = confidence(row["decoder"])
-                if t.speakers:
-                    row["speakers"] = t.speakers
+            if entry.get("status") in TRANSCRIBED and masked_with and entry.get("redacted") != masked_with:
+                raise MissingShard(f"{Path(transcripts_root) / shard / (entry.get('json') or entry['id'])} is not masked as params.yaml's "
+                                   f"redact settings say: run `dvc repro transcribe@{shard}` first (it masks again, decoding nothing)")
+            t = folders[shard].transcript(entry)
+            counted = redaction.add(entry.get("redactions")) if masked_with and t else None
+            if counted is not None and audio_dir is not None and redaction.settings.audio and path_of.get(original or p["id"]):
+                bleep_copy(t, redaction.settings, path_of[original or p["id"]], audio_dir / f"{p['id']}.wav")
+            decoder = signals(t.to_dict(), entry.get("warnings")) if t is not None else None
+            row.update(call_row(entry, t, counted, {"decoder": decoder, "confidence": confidence(decoder)} if t is not None else None))
+            if t is not None:
                 write_transcript(t, out_dir / "transcripts" / p["id"], formats)
         counts[row["status"]] += 1
         rows.append(row)

@@ -28,6 +28,7 @@ SECTIONS = {
     "evaluate": "callscribe.evaluate:EvaluateParams",
     "review": "callscribe.review:ReviewParams",
     "merge": "callscribe.outputs:MergeParams",
+    "analytics": "callscribe.analytics.params:Analytics",
 }
 
 

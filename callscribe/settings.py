@@ -102,7 +102,7 @@ class TranscribeSettings:
             s.workers = 1  # one process owns the GPU
         elif not s.workers or s.workers < 1:
             s.workers = max(1, (os.cpu_count() or 1) // max(1, s.cpu_threads))
-        # On a Ray cluster, `engine: auto` lets each node run the engine that fits it (callscribe.cluster), with
+        # On a Ray cluster, `engine: auto` lets each node run the engine that fits it (callscribe.pools.cluster), with
         # its own model where `model` is auto or one per engine; kept to resolve for the other engines.
         per_engine_model = isinstance(self.model, dict) or self.model in (None, "", "auto")
         mixed = self.cluster != "local" and self.engine in (None, "", "auto") and per_engine_model

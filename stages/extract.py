@@ -18,6 +18,9 @@ def main():
         print(f"extract: {r.archive}: {len(r.extracted)} new, {len(r.unchanged)} unchanged, {len(r.skipped)} skipped")
         for name, why in r.skipped:
             print(f"  skipped {name}: {why}")
+        if not r.extracted and not r.unchanged:
+            print(f"extract: WARNING: {r.archive} holds no WAV file to transcribe; check that it is the right export "
+                  "(or take it out of extract.archives in params.yaml)", file=sys.stderr)
     plots.record_time("extract", started)
 
 

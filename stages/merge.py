@@ -33,6 +33,9 @@ def main():
     shutil.rmtree(NEW, ignore_errors=True)  # left by a merge that was killed
     for name in FOLDERS:
         (NEW / name).mkdir(parents=True)
+    # Never an empty folder, of which DVC warns on every run.
+    (NEW / "audio" / "README.txt").write_text("redact.audio: true puts a copy of each call here, the masked spans bleeped.\n",
+                                              encoding="utf-8")
     # The transcribe stage masked the text; here each row gets the counts, and the audio copies are made.
     redactor = Tally(settings) if settings.enabled else None
     try:

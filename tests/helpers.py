@@ -193,7 +193,7 @@ class RayCluster:
         """Whether a worker on this node is transcribing now (Ray names the process after the method it runs)."""
         for pid in descendants(proc.pid):
             with contextlib.suppress(OSError):
-                if Path(f"/proc/{pid}/cmdline").read_bytes().startswith(b"ray::_Worker.work"):
+                if Path(f"/proc/{pid}/cmdline").read_bytes().startswith(b"ray::Worker.work"):
                     return True
         return False
 

@@ -102,3 +102,19 @@ def test_corrupt_and_lying_members_are_skipped_and_leave_nothing(tmp_path):
     assert set(skipped) == {"bitrot.wav", "liar.wav"} and all(why.startswith("corrupt member") for why in skipped.values())
     files = {p.name: p.stat().st_size for p in (tmp_path / "audio").rglob("*") if p.is_file()}
     assert files == {"ok.wav": len(payload)}  # no partial or temporary file left
+
+
+def test_an_archive_with_no_wav_is_warned_of(tmp_path, monkeypatch, capsys):
+    """`0 new` alone would look like an archive already unpacked: a zip holding no WAV says so."""
+    import runpy
+
+    empty, notes = tmp_path / "empty.zip", tmp_path / "notes.zip"
+    zipfile.ZipFile(empty, "w").close()
+    with zipfile.ZipFile(notes, "w") as z:
+        z.writestr("readme.txt", "no calls")
+    (tmp_path / "params.yaml").write_text(f"extract: {{archives: ['{empty}', '{notes}'], max_member_gb: 2, max_total_gb: 200, "
+                                          "max_ratio: 200}\n")
+    monkeypatch.chdir(tmp_path)
+    runpy.run_path(str(REPO / "stages/extract.py"), run_name="__main__")
+    err = capsys.readouterr().err
+    assert f"{empty} holds no WAV file" in err and f"{notes} holds no WAV file" in err and "extract.archives" in err

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from rapidfuzz import fuzz
 
 from callscribe.fileio import read_jsonl
 from tests.badfiles import JFK, make_bad_files
@@ -18,6 +19,12 @@ from tests.helpers import copy_project, dvc_env, find_sample
 pytestmark = pytest.mark.slow  # every test here runs a model or the whole pipeline
 
 SAME_NAME = "q-300-+13365550100-20250905-101500-1757067300.1.WAV"  # in both archives, different audio
+
+
+def says(text: str, words: str) -> bool:
+    """The expected words are in the text, give or take a letter or two: exact decoded text differs between
+    CPUs ("my fellow Americans" on one, "my fellow America asked" on another)."""
+    return fuzz.partial_ratio(words, text.lower()) >= 85
 
 
 def test_bad_files_through_the_cli(sample_audio, tmp_path):
@@ -40,7 +47,7 @@ def test_bad_files_through_the_cli(sample_audio, tmp_path):
         row = rows[Path(name).with_suffix("").as_posix()]
         assert row["status"] == status, (name, row)
         if words:
-            assert words in row["text"].lower(), (name, row["text"])
+            assert says(row["text"], words), (name, row["text"])
         if status == "no_speech":
             assert row["text"] == "" and row["reason"], (name, row)
             assert json.loads((out / f"{row['id']}.json").read_text())["segments"] == []
@@ -90,7 +97,7 @@ def test_bad_files_through_the_pipeline(sample_audio, tmp_path):
         assert call["status"] == status, (name, call)
         assert call["reason"] or status == "ok", (name, call)
         if words:
-            assert words in call["text"].lower(), (name, call["text"])
+            assert says(call["text"], words), (name, call["text"])
         if status == "no_speech":
             assert call["text"] == "", (name, call)
     assert calls["export a/recordings/empty"]["reason"] == "unreadable: the file is empty (0 bytes)"

@@ -89,5 +89,5 @@ def test_ctrl_c_prints_one_clear_line(sample_audio, tmp_path):
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130
     lines = [line for line in err.splitlines() if line.strip() and "audio-s" not in line]  # progress bar lines aside
-    assert lines[-1] == "callscribe: interrupted; finished files are saved, rerun with --resume to go on", err
+    assert lines[-1] == "callscribe: interrupted; finished calls are saved, rerun with --resume to go on", err
     assert "Traceback" not in err and "leaked" not in err and "ERROR" not in err

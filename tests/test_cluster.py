@@ -220,7 +220,7 @@ def test_ctrl_c_of_the_driver_then_resume(cluster, calls, reference, tmp_path):
     os.killpg(proc.pid, signal.SIGINT)  # the whole group, as a terminal's Ctrl-C
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
-    assert "interrupted; finished files are saved, rerun with --resume" in err and "Traceback" not in err
+    assert "interrupted; finished calls are saved, rerun with --resume" in err and "Traceback" not in err
     before = (out / "journal.jsonl").read_text().splitlines()
     assert 1 <= len(before) < 15
 

@@ -10,8 +10,8 @@ import pytest
 
 ray_exceptions = pytest.importorskip("ray.exceptions")
 
-from callscribe import cluster  # noqa: E402
 from callscribe.calls import Job  # noqa: E402
+from callscribe.pools import cluster, ray  # noqa: E402
 from callscribe.settings import TranscribeSettings  # noqa: E402
 
 
@@ -65,7 +65,7 @@ class FakeRay:
         class ActorClass:
             @staticmethod
             def options(**options):
-                return SimpleNamespace(remote=lambda settings: ray._new_actor(options))
+                return SimpleNamespace(remote=lambda settings, node=False: ray._new_actor(options))
 
         return ActorClass
 
@@ -102,12 +102,12 @@ def actor_done(ray, ref):
 
 @pytest.fixture
 def fake(monkeypatch):
-    ray = FakeRay()
-    monkeypatch.setattr(cluster, "_import_ray", lambda: ray)
+    fake_ray = FakeRay()
+    monkeypatch.setattr(cluster, "import_ray", lambda: fake_ray)
     monkeypatch.setattr(cluster, "check_reachable", lambda where: None)
-    monkeypatch.setattr(cluster, "IDLE_RELEASE", 0.2)
-    monkeypatch.setattr(cluster, "POLL_SECONDS", 0.01)
-    return ray
+    monkeypatch.setattr(ray, "IDLE_RELEASE", 0.2)
+    monkeypatch.setattr(ray, "POLL_SECONDS", 0.01)
+    return fake_ray
 
 
 def jobs(*names):
@@ -117,29 +117,29 @@ def jobs(*names):
 def test_a_late_submit_after_idle_actors_were_given_back_still_goes_whole(fake):
     """The driver is slow to send its next group (a loaded machine): the idle actor gives its cores back, and
     the group then goes, whole, to a new actor; no actor is killed with work on it, no group is split."""
-    pool = cluster.RayPool(TranscribeSettings(engine="faster-whisper", cluster="ray"))
+    pool = ray.RayPool(TranscribeSettings(engine="faster-whisper", cluster="ray"))
     try:
-        assert pool.workers == 1
-        first = pool.submit(None, jobs("a", "b", "c"))
+        assert pool.capacity == 1
+        first = pool.submit(jobs("a", "b", "c"))
         assert [r[0].id for r in first.result(5)] == ["a", "b", "c"]
         time.sleep(0.6)  # longer than IDLE_RELEASE: the idle actor is given back
         assert fake.actors[0].killed and fake.kills == [(fake.actors[0], 0)]
-        late = [pool.submit(None, jobs(f"{i}a", f"{i}b")) for i in range(4)]
+        late = [pool.submit(jobs(f"{i}a", f"{i}b")) for i in range(4)]
         assert [[r[0].id for r in f.result(5)] for f in late] == [[f"{i}a", f"{i}b"] for i in range(4)]
         groups = [g for a in fake.actors for g in a.groups]
         assert groups == [["a", "b", "c"]] + [[f"{i}a", f"{i}b"] for i in range(4)]  # each group once, whole
         assert all(busy == 0 for _, busy in fake.kills)
     finally:
-        pool.shutdown()
+        pool.close()
 
 
 def test_an_actor_with_work_in_flight_is_never_given_back(fake):
     """Work that outlasts IDLE_RELEASE: the actor holding it is not idle, whatever else waits or not."""
-    pool = cluster.RayPool(TranscribeSettings(engine="faster-whisper", cluster="ray"))
+    pool = ray.RayPool(TranscribeSettings(engine="faster-whisper", cluster="ray"))
     try:
-        pool.submit(None, jobs("warm")).result(5)
+        pool.submit(jobs("warm")).result(5)
         fake.hold.set()  # the next groups take long
-        running = [pool.submit(None, jobs(f"{i}a", f"{i}b")) for i in range(2)]
+        running = [pool.submit(jobs(f"{i}a", f"{i}b")) for i in range(2)]
         time.sleep(0.8)
         assert not any(f.done() for f in running)
         assert all(busy == 0 for _, busy in fake.kills), fake.kills
@@ -147,15 +147,15 @@ def test_an_actor_with_work_in_flight_is_never_given_back(fake):
         assert [[r[0].id for r in f.result(5)] for f in running] == [["0a", "0b"], ["1a", "1b"]]
         assert [g for a in fake.actors for g in a.groups] == [["warm"], ["0a", "0b"], ["1a", "1b"]]
     finally:
-        pool.shutdown()
+        pool.close()
 
 
 def test_an_actor_is_idle_once_however_often_it_is_reported_ready(fake):
     """A ready() answer for an actor already idle (asked again after a lost task) must not list it twice:
     a second entry would be handed a second group, or given back while it works."""
-    pool = cluster.RayPool(TranscribeSettings(engine="faster-whisper", cluster="ray"))
+    pool = ray.RayPool(TranscribeSettings(engine="faster-whisper", cluster="ray"))
     try:
-        pool.submit(None, jobs("warm")).result(5)
+        pool.submit(jobs("warm")).result(5)
         actor = fake.actors[0]
         with pool._lock:
             pool._starting[actor.ready.remote()] = actor  # a stray ready() for the idle actor
@@ -163,4 +163,4 @@ def test_an_actor_is_idle_once_however_often_it_is_reported_ready(fake):
         with pool._lock:
             assert pool._idle.count(actor) <= 1
     finally:
-        pool.shutdown()
+        pool.close()

@@ -77,7 +77,7 @@ def test_probing_that_raises_gives_an_unreadable_row(sample_audio, tmp_path, mon
 
 
 def test_a_transcript_that_cannot_be_written_is_that_files_error(sample_audio, tmp_path, monkeypatch):
-    import callscribe.runner as tr
+    import callscribe.folder as tr
 
     real = tr.write_transcript
 
@@ -95,8 +95,7 @@ def test_a_transcript_that_cannot_be_written_is_that_files_error(sample_audio, t
 
 def marked(src, dest, marker: bytes) -> None:
     """A copy of a good WAV with a chunk holding `marker` before its data (decoders skip it)."""
-    sys.path.insert(0, str(REPO / "bench"))
-    from poison import with_chunk
+    from bench.poison import with_chunk
 
     dest.write_bytes(with_chunk(src.read_bytes(), b"JUNK", marker))
 
@@ -140,17 +139,17 @@ def test_a_segfault_in_the_only_worker_costs_one_file(sample_audio, tmp_path):
 def test_a_pool_that_breaks_between_two_submissions_is_rebuilt(sample_audio, tmp_path, monkeypatch):
     """A worker can die after `wait` returned and before the next task is handed over: `submit` itself then
     raises. bench/poison.py hit this on its 1,000-file run and the stage ended; now the pool is rebuilt."""
-    import callscribe.runner as runner
+    import concurrent.futures as cf
 
-    real, calls = runner.pools.submit, []
+    real, calls = cf.ProcessPoolExecutor.submit, []
 
-    def breaks_once(pool, group, settings):
+    def breaks_once(executor, fn, group):
         calls.append(group)
         if len(calls) == 2:
             raise BrokenProcessPool("a child process terminated abruptly")
-        return real(pool, group, settings)
+        return real(executor, fn, group)
 
-    monkeypatch.setattr(runner.pools, "submit", breaks_once)
+    monkeypatch.setattr(cf.ProcessPoolExecutor, "submit", breaks_once)
     jobs = [Job(k, str(find_sample(sample_audio, k)), k, 20.0) for k in SHORT]  # 20 s each: one task per call
     summary = run(jobs, tmp_path, TranscribeSettings(engine="faster-whisper", workers=1).resolved(), progress=False)
     # The group refused is handed over again (a task still running on the broken pool may be too).

@@ -76,7 +76,7 @@ def test_killed_and_interrupted_runs_resume_to_the_same_records(sample_audio, tm
             assert proc.returncode in (0, 130), f"{what}\n{err}"
             assert "Traceback" not in err, f"{what}\n{err}"
             if proc.returncode == 130:
-                assert "interrupted; finished files are saved, rerun with --resume" in err
+                assert "interrupted; finished calls are saved, rerun with --resume" in err
 
         journal = out / "journal.jsonl"
         cut_short += not journal.exists() or journal.read_text(encoding="utf-8").count("\n") < N_CALLS

@@ -72,15 +72,15 @@ def test_a_shard_out_of_order_or_an_unknown_key_or_section_is_named():
 
 
 def test_a_new_section_is_one_line_in_the_registry(monkeypatch):
-    class AnalyticsParams(BaseModel):
+    class InsightsParams(BaseModel):
         window: int = 30
 
-    monkeypatch.setitem(sys.modules, "callscribe_test_analytics", type(sys)("callscribe_test_analytics"))
-    sys.modules["callscribe_test_analytics"].AnalyticsParams = AnalyticsParams
-    monkeypatch.setitem(params.SECTIONS, "analytics", "callscribe_test_analytics:AnalyticsParams")
-    assert params.check(PARAMS)["analytics"] == {"window": 30}
-    with pytest.raises(params.ParamsError, match=r"analytics.windw is not known: did you mean `window`\?"):
-        params.check({**PARAMS, "analytics": {"windw": 3}})
+    monkeypatch.setitem(sys.modules, "callscribe_test_insights", type(sys)("callscribe_test_insights"))
+    sys.modules["callscribe_test_insights"].InsightsParams = InsightsParams
+    monkeypatch.setitem(params.SECTIONS, "insights", "callscribe_test_insights:InsightsParams")
+    assert params.check(PARAMS)["insights"] == {"window": 30}
+    with pytest.raises(params.ParamsError, match=r"insights.windw is not known: did you mean `window`\?"):
+        params.check({**PARAMS, "insights": {"windw": 3}})
 
 
 def test_the_cluster_resolution_is_a_field_that_copies_keep():

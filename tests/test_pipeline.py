@@ -20,8 +20,9 @@ pytestmark = pytest.mark.slow  # every test here runs a model or the whole pipel
 def test_repro_then_only_what_changed_reruns(tmp_path):
     project = copy_project(tmp_path / "project")
     first = dvc(project, "repro")
-    assert ran(first) == {"extract", "profile", "filter", "transcribe@2025-09a", "transcribe@2025-09b", "merge", "index", "review",
-                          "evaluate"}
+    assert ran(first) == {"extract", "profile", "filter", "transcribe@2025-09a", "transcribe@2025-09b", "merge", "index", "analytics",
+                          "review", "evaluate"}
+    assert "is empty" not in first  # no DVC warning about an output folder left empty (data/private/<shard>, data/output/audio)
     calls = read_jsonl(project / "data/output/calls.jsonl")
     status = {c["name"]: c["status"] for c in calls}
     assert len(calls) == 29 and list(status.values()).count("filtered") == 2
@@ -39,9 +40,13 @@ def test_repro_then_only_what_changed_reruns(tmp_path):
                    env={**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
                         "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"})
     assert ran(dvc(project, "repro")) == set()
+    # Trackers and topic names are the analytics' alone: nothing else runs again.
+    assert ran(dvc(project, "exp", "run", "-S", "analytics.match_score=90")) == {"analytics"}
+    (project / "analytics" / "reasons.yaml").write_text("0: first topic\n")
+    assert ran(dvc(project, "repro")) == {"analytics"}
 
     exp = dvc(project, "exp", "run", "-S", "transcribe.beam_size=1")
-    assert ran(exp) == {"transcribe@2025-09a", "transcribe@2025-09b", "merge", "index", "review", "evaluate"}
+    assert ran(exp) == {"transcribe@2025-09a", "transcribe@2025-09b", "merge", "index", "analytics", "review", "evaluate"}
     diff = dvc(project, "metrics", "diff")
     assert "metrics.json" in diff and "wer" in diff
 

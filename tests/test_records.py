@@ -19,13 +19,18 @@ def transcript(speakers=False) -> Transcript:
 
 
 def test_call_record_round_trips_through_the_journal(tmp_path):
-    record = CallRecord("a/b", "x.wav", "ab12", "faster-whisper", "base", {"callscribe": "0.1.0"}, "h1", OK, None, 12.5,
-                        ["w"], 3.2, 2.9, "a/b.json", "2025-01-01T00:00:00+0000")
-    failed = CallRecord("c", "c.wav", "cd34", "faster-whisper", "base", {}, "h1", ERROR, "cannot decode c.wav")
+    record = CallRecord(id="a/b", path="x.wav", sha256="ab12", engine="faster-whisper", model="base",
+                        versions={"callscribe": "0.1.0"}, settings_hash="h1", status=OK, audio_seconds=12.5, warnings=["w"],
+                        wall_seconds=3.2, model_seconds=2.9, cpu_seconds=3.0, json="a/b.json", finished="2025-01-01T00:00:00+0000",
+                        node="mac-1", redactions={"card": 1}, redacted="sig", restored=True)
+    failed = CallRecord(id="c", path="c.wav", sha256="cd34", engine="faster-whisper", model="base", settings_hash="h1", status=ERROR,
+                        reason="cannot decode c.wav")
     journal = Journal(tmp_path / "journal.jsonl")
     journal.append(record.to_dict())
     journal.append(failed.to_dict())
     entries = journal.entries()
+    assert entries["a/b"]["json"] == "a/b.json" and entries["a/b"]["finished"] == "2025-01-01T00:00:00+0000"
+    assert entries["a/b"]["cpu_seconds"] == 3.0 and entries["a/b"]["redactions"] == {"card": 1}
     assert CallRecord.from_dict(entries["a/b"]) == record
     assert "json" not in entries["c"] and CallRecord.from_dict(entries["c"]) == failed
     # A line from a newer version with a field this one lacks still reads.

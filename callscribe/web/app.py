@@ -27,6 +27,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from callscribe import search as q
+from callscribe.analytics.web import routes as report_routes
 from callscribe.index import connect
 from callscribe.web import review
 
@@ -224,6 +225,7 @@ def create_app(data_dir: Path, db: Path, token: str | None = None, allowed_hosts
         Route("/call/{id:path}", call_page, methods=["GET"]),
         Route("/audio/{id:path}", audio, methods=["GET"]),
         Route("/download/{fmt}/{id:path}", download, methods=["GET"]),
+        *report_routes(templates, Path(db), Path(db).parent / "analytics.db"),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
     middleware = [Middleware(OnlyGet), Middleware(TokenGate, token=token)]
