@@ -167,6 +167,24 @@ def load_audio(path: str | Path, sr: int = SAMPLE_RATE) -> np.ndarray:
     return resample(data, native_sr, sr)
 
 
+def cut_at_pauses(audio: np.ndarray, max_seconds: float, sr: int = SAMPLE_RATE) -> list[tuple[int, int]]:
+    """Cut mono audio into pieces of at most `max_seconds`, each cut at the quietest half
+    second in the last quarter of its window: a pause, not the middle of a word."""
+    n, limit = len(audio), int(max_seconds * sr)
+    if n <= limit:
+        return [(0, n)]
+    hop = sr // 10
+    energy = np.sqrt(np.convolve(np.square(audio, dtype=np.float64)[: n - n % hop].reshape(-1, hop).mean(1), np.ones(5) / 5, "same"))
+    out, start = [], 0
+    while n - start > limit:
+        lo, hi = (start + limit * 3 // 4) // hop, (start + limit) // hop
+        cut = (lo + int(np.argmin(energy[lo:hi]))) * hop
+        out.append((start, cut))
+        start = cut
+    out.append((start, n))
+    return out
+
+
 def to_mono(audio: np.ndarray) -> np.ndarray:
     return audio.mean(axis=0) if audio.shape[0] > 1 else audio[0]
 

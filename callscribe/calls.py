@@ -1,21 +1,23 @@
 """A batch of calls in one process: `Job`s -> (`CallRecord`, `Transcript` or None) each.
 
-Loads each call's audio, packs short mono calls together when the engine can, transcribes the
-rest one by one, and turns every outcome (bad audio, a decoder that raised) into a record.
+Loads each call's audio, packs short mono calls together when the engine can, hands the rest to
+`transcribe.transcribe_calls` (their pieces decoded in batches where the engine batches), and turns
+every outcome (bad audio, a decoder that raised) into a record.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from callscribe import __version__
-from callscribe.audio import SAMPLE_RATE, AudioError, load_audio
+from callscribe.audio import AudioError, load_audio
 from callscribe.engines import Engine
 from callscribe.packing import transcribe_packed
-from callscribe.records import ERROR, NO_SPEECH, OK, CallRecord, Transcript
+from callscribe.records import ERROR, NO_SPEECH, NO_WORDS, OK, CallRecord, Transcript
 from callscribe.settings import TranscribeSettings
-from callscribe.transcribe import current_call, mono_parts, transcribe_audio
+from callscribe.transcribe import NO_WORDS_WARNING, transcribe_calls
 
 
 @dataclass
@@ -30,8 +32,10 @@ def new_record(job: Job, engine: str, model: str, versions: dict, settings: Tran
     return CallRecord(job.id, job.path, job.sha256, engine, model, {"callscribe": __version__, **versions}, settings.hash(), **kw)
 
 
-def transcribe_files(engine: Engine, jobs: list[Job], settings: TranscribeSettings) -> list[tuple[CallRecord, Transcript | None]]:
-    """Calls -> (journal record, transcript or None) each. Never raises for bad audio."""
+def transcribe_files(engine: Engine, jobs: list[Job], settings: TranscribeSettings,
+                     progress: Callable[[tuple[str, float]], None] | None = None) -> list[tuple[CallRecord, Transcript | None]]:
+    """Calls -> (journal record, transcript or None) each. Never raises for bad audio. `progress` gets
+    (call id, audio seconds) for each finished piece of a call cut in several (the progress bar)."""
     t0, model_t0 = time.perf_counter(), engine.model_seconds
     cpu0 = time.process_time()  # CPU time of this worker: unlike wall time, other load on the machine hardly moves it
     records = [new_record(job, engine.name, engine.model, engine.versions, settings) for job in jobs]
@@ -52,26 +56,16 @@ def transcribe_files(engine: Engine, jobs: list[Job], settings: TranscribeSettin
             results.update(zip(packable, transcribe_packed(engine, [audios[i][0] for i in packable], settings)))
         except Exception as e:  # noqa: BLE001 - each call is tried on its own below, where a failure is recorded
             packing_failed = f"packed decoding failed ({type(e).__name__}: {e}); transcribed on its own"
-    if len(jobs) > 1 and hasattr(engine, "prefetch"):  # batched Qwen3-ASR: these calls' windows decode together
-        parts = [p for i, a in enumerate(audios) if a is not None and i not in results for p in mono_parts(a, settings)]
-        try:
-            engine.prefetch([p for p in parts if 0 < len(p) <= settings.max_chunk_minutes * 60 * SAMPLE_RATE], settings)
-        except Exception:  # noqa: BLE001, S110 - each call is then decoded on its own below
-            pass
-    for i, audio in enumerate(audios):
-        if audio is None or (i in results and not isinstance(results[i], Exception)):
-            continue
-        current_call(jobs[i].id)  # pieces of a long call are reported under its id (progress bar)
-        try:
-            if i in results:  # it raised inside the packed window; the others there are done
-                raise results.pop(i)
-            transcript, warnings = transcribe_audio(engine, audio, settings)
-            results[i] = transcript, ([packing_failed] if packing_failed and i in packable else []) + warnings
-        except Exception as e:  # noqa: BLE001 - one file's failure (MemoryError, a decoder error) must not stop the run
+    rest = [i for i, a in enumerate(audios) if a is not None and i not in results]
+    report = None if progress is None else (lambda k, seconds: progress((jobs[rest[k]].id, seconds)))
+    results.update(zip(rest, transcribe_calls(engine, [audios[i] for i in rest], settings, report)))
+    for i in list(results):
+        if isinstance(results[i], Exception):  # it raised here, or inside the packed window (the others there are done)
+            e = results.pop(i)
             _failed(records[i], f"transcription failed on {jobs[i].path} ({type(e).__name__}: {e}); if it ran out of memory lower "
                     "transcribe.max_chunk_minutes or transcribe.workers, else check that the file plays")
-        finally:
-            current_call(None)
+        elif packing_failed and i in packable:
+            results[i][1].insert(0, packing_failed)
     total_audio = sum(t.duration for t, _ in results.values()) or 1.0
     wall, in_model, cpu = time.perf_counter() - t0, engine.model_seconds - model_t0, time.process_time() - cpu0
     out = []
@@ -79,8 +73,7 @@ def transcribe_files(engine: Engine, jobs: list[Job], settings: TranscribeSettin
         transcript = None
         if i in results:
             transcript, record.warnings = results[i]
-            record.status = OK if transcript.text else NO_SPEECH
-            record.reason = None if transcript.text else "no speech detected" if transcript.duration else "the file holds no audio (0 s)"
+            record.status, record.reason = _status(transcript, record.warnings)
             record.audio_seconds = transcript.duration
         # Packed calls share their decoding time in proportion to their audio.
         share = transcript.duration / total_audio if transcript else 0.0
@@ -88,6 +81,17 @@ def transcribe_files(engine: Engine, jobs: list[Job], settings: TranscribeSettin
         record.cpu_seconds = round(cpu * share, 3)
         out.append((record, transcript))
     return out
+
+
+def _status(transcript: Transcript, warnings: list[str]) -> tuple[str, str | None]:
+    """ok, or why there is no text: no voice found (no_speech), voice and no words (no_words), no audio."""
+    if transcript.text:
+        return OK, None
+    if not transcript.duration:
+        return NO_SPEECH, "the file holds no audio (0 s)"
+    if any(w.endswith(NO_WORDS_WARNING) for w in warnings):
+        return NO_WORDS, "voice was found but the decoder wrote no words: listen to the call"
+    return NO_SPEECH, "no speech detected"
 
 
 def transcribe_file(engine: Engine, job: Job, settings: TranscribeSettings) -> tuple[CallRecord, Transcript | None]:

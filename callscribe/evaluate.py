@@ -136,7 +136,7 @@ def summary(wer: dict, der: dict, calls: list[dict], transcribe: dict, own: dict
 
     own: the archive-wide WER estimated from the owner's labels (callscribe.scoring); low: the share
     of transcribed audio in calls of low confidence (callscribe.confidence)."""
-    done = [c for c in calls if c["status"] in ("ok", "no_speech", "error")]
+    done = [c for c in calls if c["status"] in (*TRANSCRIBED, "error")]
     own_wer = (own or {}).get("wer")
     low = low_share(calls)
     return {

@@ -13,7 +13,7 @@ from callscribe.audio import SAMPLE_RATE
 from callscribe.engines import Engine
 from callscribe.records import Segment, Transcript, Word
 from callscribe.settings import TranscribeSettings
-from callscribe.transcribe import repetition_warning, transcribe_audio, with_speakers
+from callscribe.transcribe import looks_wrong, transcribe_audio, with_speakers
 
 PACK_GAP = 2.0  # seconds of silence between packed calls: Whisper hears a pause, not a run-on
 # Whisper can skip a whole call on a tape (seen where a call straddles two 30 s windows): it is then decoded alone.
@@ -44,6 +44,8 @@ def lay_out(monos: list[np.ndarray], settings: TranscribeSettings, failed: dict[
     gap = np.zeros(int(PACK_GAP * SAMPLE_RATE), np.float32)
     parts, spans, cursor = [], [], 0
     for i, mono in enumerate(monos):
+        if failed and i in failed:  # failed in an earlier layout: off this tape
+            continue
         try:
             regions = vad.speech_regions(mono, vad.PACKING) if settings.vad else [(0, len(mono))]
         except Exception as e:
@@ -101,28 +103,23 @@ def span_of_word(spans: list[Span], start: float, end: float) -> Span:
     return before[-1] if before else spans[0]
 
 
-def repeated_phrase(text: str) -> str | None:
-    """A word four times back to back ("to, to, to, to, to"), a phrase three times ("what do you think?
-    what do you think? what do you think?") or a long one twice: a decoding loop, not what a caller
-    said ("darling darling darling" and "thank you thank you" pass). Short calls' loops are too short
-    for `repetition_warning`'s words per second and compression limits (docs/PERFORMANCE.md)."""
-    words = [w.strip(".,?!;:\"'").lower() for w in text.split()]
-    for n in range(1, len(words) // 2 + 1):
-        for i in range(len(words) - 2 * n + 1):
-            k = 1
-            while words[i + k * n:i + (k + 1) * n] == words[i:i + n]:
-                k += 1
-            if k >= 4 or (k >= 3 and n >= 2) or (k >= 2 and n >= 5):
-                return f"{' '.join(words[i:i + n])!r} {k} times in a row"
-    return None
-
-
 def transcribe_packed(engine: Engine, monos: list[np.ndarray], settings: TranscribeSettings,
                       ) -> list[tuple[Transcript, list[str]] | Exception]:
     """Short mono calls -> (transcript, warnings) each; a call whose text looks wrong is redone on its own.
-    A call whose own steps raise (VAD, speaker turns) gets its exception in its place, and the tape is
-    made of the others, as if it were not there."""
+    A call whose own steps raise (VAD, speaker turns) gets its exception in its place, and the others are
+    decoded again on a tape without it, so they come out as if it had never been there."""
     failed: dict[int, Exception] = {}
+    while True:
+        results = _packed_once(engine, monos, settings, failed)
+        new = {i: r for i, r in enumerate(results) if isinstance(r, Exception) and i not in failed}
+        if not new:
+            return results
+        failed.update(new)
+
+
+def _packed_once(engine: Engine, monos: list[np.ndarray], settings: TranscribeSettings, failed: dict[int, Exception],
+                 ) -> list[tuple[Transcript, list[str]] | Exception]:
+    """One tape of the calls not in `failed` (a call whose VAD raises is put there), decoded and handed back."""
     tape, spans = lay_out(monos, settings, failed)
     segs_of: list[list[Segment]] = [[] for _ in monos]
     language = settings.language
@@ -130,7 +127,7 @@ def transcribe_packed(engine: Engine, monos: list[np.ndarray], settings: Transcr
         decoded = engine.transcribe(tape, settings, packed=True)
         segs_of, language = assign(decoded.segments, spans, len(monos)), decoded.language
     laid = {sp.item for sp in spans}
-    results = []
+    results: list[tuple[Transcript, list[str]] | Exception] = []
     for i, mono in enumerate(monos):
         if i in failed:
             results.append(failed[i])
@@ -138,7 +135,7 @@ def transcribe_packed(engine: Engine, monos: list[np.ndarray], settings: Transcr
         duration = len(mono) / SAMPLE_RATE
         text = " ".join(s.text for s in segs_of[i]).strip()
         try:
-            looped = repetition_warning(text, duration) or repeated_phrase(text)
+            looped = looks_wrong(text, duration, short=True)
             # A loop, or speech laid on the tape with no word back (Whisper skipped it): decoded alone.
             redo = f"{LOOPED} ({looped})" if looped else DROPPED if not text and i in laid else None
             if redo:

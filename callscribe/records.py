@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
 
-# What became of a call. Journals hold the first three; calls.jsonl adds the last two.
+# What became of a call. Journals hold the first four; calls.jsonl adds the last two.
 OK = "ok"
-NO_SPEECH = "no_speech"
+NO_SPEECH = "no_speech"  # no voice found
+NO_WORDS = "no_words"  # voice found, and the decoder wrote nothing (also on a second try): worth a listen
 ERROR = "error"
 FILTERED = "filtered"  # left out by the filter params
 PENDING = "pending"  # selected but not transcribed yet
-TRANSCRIBED = (OK, NO_SPEECH)  # a transcript was written
+TRANSCRIBED = (OK, NO_SPEECH, NO_WORDS)  # a transcript was written
 
 
 @dataclass

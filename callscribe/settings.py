@@ -18,7 +18,8 @@ from callscribe.vad import DECODER, PACKING
 
 # Fields that change how fast a run goes but never what it writes: kept out of the hash,
 # so that changing them re-runs the DVC stage as a cheap scan, not a re-transcription.
-# batch_size: the same tokens batched or not (tests/test_qwen_batch.py)
+# batch_size: the same tokens batched or not (tests/test_qwen_batch.py); faster-whisper's batched windows
+# differ from one-by-one decoding, so for it whether it batches is hashed (`hash`), not the size
 NOT_HASHED = {"workers", "cpu_threads", "cluster", "device", "batch_size", "unresolved"}
 
 # What each engine's library takes (CTranslate2's types; mlx-qwen3-asr's quantizations and floats).
@@ -45,8 +46,9 @@ class TranscribeSettings:
                                           description="a language code such as en, or auto to detect")] = "en"
     timestamps: bool = True  # word timestamps
     aligner: str | None = "auto"  # mlx-qwen3-asr's forced aligner for word times: auto, a local folder or a hub id
-    # mlx-qwen3-asr: ~30 s windows decoded together on the GPU (1 = one at a time); docs/PERFORMANCE.md
-    batch_size: Annotated[int, Field(ge=1)] = 8
+    # ~30 s windows decoded together (1 = one at a time, each conditioned on the last); auto = the engine's
+    # measured best (mlx-qwen3-asr 8, faster-whisper 1); docs/PERFORMANCE.md
+    batch_size: Annotated[int, Field(ge=1)] | Literal["auto"] = "auto"
     draft_model: str | None = ""  # mlx-qwen3-asr: a smaller model drafting tokens for this one (speculative; batch_size 1)
     vad: bool = True  # skip non-speech (rings, hold, silence) before decoding
     # Numbers as params.yaml writes them (5, not 5.0): the hash tells them apart.
@@ -85,6 +87,8 @@ class TranscribeSettings:
             s.model = s.model.get(s.engine, "auto")
         if s.model in (None, "", "auto"):
             s.model = spec.default_model
+        if s.batch_size == "auto":
+            s.batch_size = spec.batch_size
         if spec.aligner is None or not s.timestamps:
             s.aligner = None  # only an engine whose word times need one (Qwen3-ASR)
         elif s.aligner in (None, "", "auto"):
@@ -124,6 +128,8 @@ class TranscribeSettings:
         data = {k: v for k, v in asdict(self).items() if k not in NOT_HASHED and not (k in ("vocabulary", "draft_model") and not v)}
         if self.vocabulary:  # used only to decode again what nearly says a term (was: a hint on every window)
             data["vocabulary"] = {"terms": self.vocabulary, "use": "second listen", "near": vocabulary.NEAR}
+        if self.engine == "faster-whisper" and self.batch_size != 1:  # windows decoded together, unconditioned: other text
+            data["batched_windows"] = True
         if self.vad:  # the VAD's options shape the text too (issue 12 changed them): transcripts made before are redone
             data["vad_options"] = {"decoder": DECODER, "packing": PACKING}
         blob = json.dumps(data, sort_keys=True).encode()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from callscribe.audio import SAMPLE_RATE
+from callscribe.records import Segment, Word
 
 # Packing short calls: a call is cut to its speech, keeping pauses and a margin around words.
 PACKING = dict(min_silence_duration_ms=500, speech_pad_ms=400)
@@ -40,3 +41,13 @@ def speech_only(audio: np.ndarray, options: dict = QWEN):
         return audio[:0], None
     chunks = [{"start": a, "end": b} for a, b in regions]
     return np.concatenate([audio[a:b] for a, b in regions]), SpeechTimestampsMap(chunks, SAMPLE_RATE, time_precision=3)
+
+
+def restored(seg: Segment, restore) -> Segment:
+    """A segment decoded from `speech_only`'s joined speech, in the audio's own times."""
+    words = None
+    if seg.words is not None:
+        words = [Word(restore.get_original_time(w.start), restore.get_original_time(w.end, is_end=True), w.word, w.probability)
+                 for w in seg.words]
+    return Segment(restore.get_original_time(seg.start), restore.get_original_time(seg.end, is_end=True), seg.text, words,
+                   avg_logprob=seg.avg_logprob, no_speech_prob=seg.no_speech_prob, compression_ratio=seg.compression_ratio)

@@ -16,7 +16,7 @@ import pytest
 import soundfile as sf
 
 from callscribe.calls import Job, transcribe_file
-from callscribe.engines import Decoded
+from callscribe.engines import Decoded, Engine
 from callscribe.runner import run
 from callscribe.settings import TranscribeSettings
 from tests.badfiles import JFK, JFK_WORDS, long_gsm
@@ -145,11 +145,11 @@ def test_worker_killed_for_memory_gets_an_error_record_and_the_rest_go_on(sample
     assert all(entries[p.stem]["status"] == "ok" for p in calls.iterdir() if p != huge)
 
 
-class _OutOfMemoryEngine:
+class _OutOfMemoryEngine(Engine):
     """An engine whose decoder runs out of memory, as a real one does on an absurd input."""
     name, model, versions, supports_packing, model_seconds = "stub", "stub", {}, False, 0.0
 
-    def transcribe(self, audio, settings, *, safer=False, packed=False) -> Decoded:
+    def transcribe(self, audio, settings, *, safer=False, packed=False, hint=None) -> Decoded:
         raise MemoryError()
 
 

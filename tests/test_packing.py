@@ -6,10 +6,11 @@ import soundfile as sf
 
 from callscribe.audio import SAMPLE_RATE
 from callscribe.calls import Job, transcribe_files
-from callscribe.engines import Decoded, load_engine
-from callscribe.packing import DROPPED, LOOPED, PACK_GAP, Span, assign, lay_out, repeated_phrase, span_of_word
+from callscribe.engines import Decoded, Engine, load_engine
+from callscribe.packing import DROPPED, LOOPED, PACK_GAP, Span, assign, lay_out, span_of_word
 from callscribe.records import Segment, Word
 from callscribe.settings import TranscribeSettings
+from callscribe.transcribe import repeated_phrase
 from tests.helpers import SHARED, find_sample
 
 SR = SAMPLE_RATE
@@ -51,11 +52,11 @@ def test_tape_holds_each_calls_speech_and_a_pause_after_it():
     assert len(tape) == 6 * SR + 3 * gap and tape[2 * SR : 2 * SR + gap].max() == 0
 
 
-class _PackingFails:
+class _PackingFails(Engine):
     """An engine whose packed decoding raises; one call at a time works."""
     name, model, versions, supports_packing, model_seconds = "stub", "stub", {}, True, 0.0
 
-    def transcribe(self, audio, settings, *, safer=False, packed=False) -> Decoded:
+    def transcribe(self, audio, settings, *, safer=False, packed=False, hint=None) -> Decoded:
         if packed:
             raise RuntimeError("tape too long")
         return Decoded([Segment(0.0, len(audio) / SR, "hello there")], "en")
@@ -69,12 +70,12 @@ def test_a_packing_failure_is_a_warning_and_each_call_is_done_alone(sample_audio
         assert record.warnings == ["packed decoding failed (RuntimeError: tape too long); transcribed on its own"]
 
 
-class _SkipsTheSecondCall:
+class _SkipsTheSecondCall(Engine):
     """An engine whose packed window gives words for the first call only (as Whisper did for a call
     straddling two 30 s windows); one call at a time works."""
     name, model, versions, supports_packing, model_seconds = "stub", "stub", {}, True, 0.0
 
-    def transcribe(self, audio, settings, *, safer=False, packed=False) -> Decoded:
+    def transcribe(self, audio, settings, *, safer=False, packed=False, hint=None) -> Decoded:
         if packed:
             return Decoded([seg(0.0, 1.0, (0.1, 0.9, " first"))], "en")
         return Decoded([seg(0.0, 1.0, (0.1, 0.9, " alone"))], "en")

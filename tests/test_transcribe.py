@@ -5,13 +5,13 @@ import sys
 import numpy as np
 import pytest
 
-from callscribe.audio import SAMPLE_RATE, load_audio, to_mono
+from callscribe.audio import SAMPLE_RATE, cut_at_pauses, load_audio, to_mono
 from callscribe.calls import Job, transcribe_file, transcribe_files
-from callscribe.engines import Decoded, load_engine
+from callscribe.engines import Decoded, Engine, load_engine
 from callscribe.evaluate import score
 from callscribe.runner import groups
 from callscribe.settings import TranscribeSettings
-from callscribe.transcribe import pieces, repetition_warning, transcribe_audio
+from callscribe.transcribe import repetition_warning, transcribe_audio
 from tests.helpers import find_sample
 
 LONG_CALL = "1758833185"  # 300 s of read speech
@@ -26,7 +26,7 @@ def engine():
 
 def test_long_calls_are_cut_at_pauses(sample_audio):
     audio = to_mono(load_audio(find_sample(sample_audio, LONG_CALL)))
-    cuts = pieces(audio, 60)
+    cuts = cut_at_pauses(audio, 60)
     assert cuts[0][0] == 0 and cuts[-1][1] == len(audio)
     assert all(a[1] == b[0] for a, b in zip(cuts, cuts[1:]))
     assert all(45 * SAMPLE_RATE <= e - s <= 60 * SAMPLE_RATE for s, e in cuts[:-1])
@@ -123,14 +123,14 @@ def test_packed_short_calls_match_one_by_one(sample_audio, labels, engine):
         assert all(0 <= w.start <= w.end <= job.duration + 0.05 for w in words)
 
 
-class _LoopingEngine:
+class _LoopingEngine(Engine):
     """Decodes the way Whisper fails on a hard piece: one phrase over and over, unless told to be careful."""
     name, model, versions, supports_packing, model_seconds = "stub", "stub", {}, False, 0.0
 
     def __init__(self, careful_fixes_it: bool):
         self.careful_fixes_it, self.calls = careful_fixes_it, []
 
-    def transcribe(self, audio, settings, *, safer=False, packed=False) -> Decoded:
+    def transcribe(self, audio, settings, *, safer=False, packed=False, hint=None) -> Decoded:
         from callscribe.records import Segment
 
         self.calls.append(safer)

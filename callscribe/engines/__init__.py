@@ -41,19 +41,26 @@ class Decoded:
 
 
 class Engine(Protocol):
+    """What the pipeline asks of an engine. An engine class names it as its base (`class X(Engine)`) to
+    inherit the default `transcribe_many`: a loop over `transcribe`."""
+
     name: str
     model: str
     versions: dict  # package versions and model checksum, for the journal
     supports_packing: bool  # its word times are good enough to hand packed calls back by time
-
-    @property
-    def model_seconds(self) -> float:
-        """Seconds spent in the model so far: what the rest of the pipeline costs is the remainder."""
+    model_seconds: float  # seconds spent in the model so far: what the rest of the pipeline costs is the remainder
 
     def transcribe(self, audio: np.ndarray, settings: TranscribeSettings, *, safer: bool = False, packed: bool = False,
                    hint: str | None = None) -> Decoded:
         """`safer`: a retry of a piece that came out as a loop; `packed`: several calls with pauses between;
         `hint`: words to expect (callscribe.vocabulary), given only when a segment is decoded again for them."""
+        ...
+
+    def transcribe_many(self, pieces: list[np.ndarray], settings: TranscribeSettings, *, safer: bool = False) -> list[Decoded]:
+        """Pieces of one call or of several -> what `transcribe` gives for each. An engine that can decodes
+        their windows together (a batch); this default decodes them one by one."""
+        return [self.transcribe(piece, settings, safer=safer) for piece in pieces]
+
 
 def local(name: str) -> str:
     """A model or aligner name as given, with `~` expanded (hub ids have none)."""

@@ -19,7 +19,7 @@ import numpy as np
 
 from callscribe import vad
 from callscribe.audio import SAMPLE_RATE
-from callscribe.engines import Decoded, ModelError, local
+from callscribe.engines import Decoded, Engine, ModelError, local
 from callscribe.records import Segment, Word
 
 if TYPE_CHECKING:
@@ -42,7 +42,7 @@ def activation_dtype(compute_type: str) -> str:
     return floats if floats in FLOATS else "float16"
 
 
-class QwenEngine:
+class QwenEngine(Engine):
     name = "mlx-qwen3-asr"
     supports_packing = False  # its word times come from a separate aligner, per window
 
@@ -110,25 +110,31 @@ class QwenEngine:
         else:
             windows = [(speech, 0.0)]  # the library cuts it into ~30 s windows itself
 
-        segments, stops, n_windows, language = [], [], 0, settings.language
+        decoded = []  # (window, offset, the library's chunk, its language)
         for window, offset in windows:
             budget = math.ceil(len(window) / SAMPLE_RATE * SAFER_TOKENS_PER_SECOND) + 16 if safer else None
             result = self._timed(self.session.transcribe, window, language=settings.language, return_chunks=True, max_new_tokens=budget,
                                  draft_model=self.draft,
                                  context=hint or "")
+            decoded += [(window, offset, chunk, result.language) for chunk in result.chunks]
+        return self._decoded(decoded, settings, restore)
+
+    def _decoded(self, windows: list[tuple[np.ndarray, float, dict, str]], settings: TranscribeSettings, restore) -> Decoded:
+        """A piece's decoded windows -> its `Decoded`: segments in the piece's time, early stops as `runaway`.
+        Each window: (its audio, its offset in seconds, the library's chunk: text, start, end, finish_reason, the language)."""
+        segments, stops, language = [], [], settings.language
+        for window, offset, chunk, spoken in windows:
             if settings.language is None:
-                language = _language_code(result.language) or language
-            for chunk in result.chunks:
-                n_windows += 1
-                if chunk["finish_reason"] != "eos":  # "repetition": a loop cut short; "length": out of tokens
-                    stops.append(chunk["finish_reason"])
-                if chunk["text"].strip():
-                    segments += self._segments(window, chunk, offset, result.language)
+                language = _language_code(spoken) or language
+            if chunk["finish_reason"] != "eos":  # "repetition": a loop cut short; "length": out of tokens
+                stops.append(chunk["finish_reason"])
+            if chunk["text"].strip():
+                segments += self._segments(window, chunk, offset, spoken)
         runaway = None
         if stops:
-            runaway = f"decoder stopped {len(stops)} of {n_windows} windows early ({', '.join(sorted(set(stops)))})"
+            runaway = f"decoder stopped {len(stops)} of {len(windows)} windows early ({', '.join(sorted(set(stops)))})"
         if restore is not None:
-            segments = [_restored(s, restore) for s in segments]
+            segments = [vad.restored(s, restore) for s in segments]
         return Decoded(segments, language, runaway)
 
     def _segments(self, window: np.ndarray, chunk: dict, offset: float, language: str) -> list[Segment]:
@@ -184,14 +190,6 @@ def _load_aligner(name: str, dtype):
             "or transcribe.timestamps=false for segment times only"
         ) from e
     return aligner
-
-
-def _restored(seg: Segment, restore) -> Segment:
-    words = None
-    if seg.words is not None:
-        words = [Word(restore.get_original_time(w.start), restore.get_original_time(w.end, is_end=True), w.word, w.probability)
-                 for w in seg.words]
-    return Segment(restore.get_original_time(seg.start), restore.get_original_time(seg.end, is_end=True), seg.text, words)
 
 
 def _spelled(text: str, aligned: list[str]) -> list[str]:

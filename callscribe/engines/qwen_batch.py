@@ -20,7 +20,6 @@ Greedy decoding gives the same tokens batched and one at a time: `tests/test_qwe
 
 from __future__ import annotations
 
-import hashlib
 import math
 from dataclasses import dataclass
 
@@ -29,7 +28,7 @@ import numpy as np
 from callscribe import vad
 from callscribe.audio import SAMPLE_RATE
 from callscribe.engines import Decoded, ModelError
-from callscribe.engines.qwen import SAFER_TOKENS_PER_SECOND, SAFER_WINDOW_SECONDS, QwenEngine, _language_code, _restored
+from callscribe.engines.qwen import SAFER_TOKENS_PER_SECOND, SAFER_WINDOW_SECONDS, QwenEngine
 from callscribe.settings import TranscribeSettings
 
 WINDOW_SECONDS = 30.0  # the library's window (mlx_qwen3_asr.chunking.MAX_CHUNK_SECONDS)
@@ -188,14 +187,10 @@ def decode_windows(model, tokenizer, windows: list[np.ndarray], budgets: list[in
     return out
 
 
-def _digest(audio: np.ndarray) -> bytes:
-    return hashlib.sha1(np.ascontiguousarray(audio).view(np.uint8)).digest()
-
-
 class BatchedQwenEngine(QwenEngine):
     """The mlx-qwen3-asr engine with windows decoded `transcribe.batch_size` at a time: the windows
-    of one piece, and through `prefetch` those of several short calls (like faster-whisper's
-    packing, but each call keeps its own windows: Qwen3-ASR pads nothing to 30 s)."""
+    of all the pieces `transcribe_many` is given (one long call's, or several short calls': like
+    faster-whisper's packing, but each call keeps its own windows: Qwen3-ASR pads nothing to 30 s)."""
 
     def __init__(self, settings: TranscribeSettings):
         if settings.draft_model:
@@ -203,19 +198,16 @@ class BatchedQwenEngine(QwenEngine):
                              "set transcribe.batch_size: 1 to use it, or draft_model: null to batch")
         super().__init__(settings)
         self.batch_size = settings.batch_size
-        self._ready: dict[bytes, Decoded] = {}  # audio digest -> transcribe()'s result, from prefetch()
-
-    def prefetch(self, audios: list[np.ndarray], settings: TranscribeSettings) -> None:
-        """Decode several pieces' windows together; their transcribe() calls then return at once."""
-        self._ready = {_digest(a): r for a, r in zip(audios, self.transcribe_many(audios, settings))}
 
     def transcribe(self, audio: np.ndarray, settings: TranscribeSettings, *, safer: bool = False, packed: bool = False,
                    hint: str | None = None) -> Decoded:
-        ready = None if safer or hint else self._ready.pop(_digest(audio), None)
-        return ready or self.transcribe_many([audio], settings, safer, hint)[0]
+        return self._decode([audio], settings, safer, hint)[0]
 
-    def transcribe_many(self, audios: list[np.ndarray], settings: TranscribeSettings, safer: bool = False,
-                        hint: str | None = None) -> list[Decoded]:
+    def transcribe_many(self, pieces: list[np.ndarray], settings: TranscribeSettings, *, safer: bool = False) -> list[Decoded]:
+        return self._decode(pieces, settings, safer)
+
+    def _decode(self, audios: list[np.ndarray], settings: TranscribeSettings, safer: bool = False,
+                hint: str | None = None) -> list[Decoded]:
         """Pieces -> what QwenEngine.transcribe gives for each, their windows decoded together."""
         from mlx_qwen3_asr.chunking import split_audio_into_chunks
         from mlx_qwen3_asr.generate import resolve_max_new_tokens
@@ -235,23 +227,8 @@ class BatchedQwenEngine(QwenEngine):
                                else resolve_max_new_tokens(None, audio_duration_sec=seconds))
         decoded = self._timed(decode_windows, self.session.model, self.session.tokenizer, windows, budgets, settings.language,
                               self.batch_size, self.session.dtype, hint or "") if windows else []
-
-        out = []
-        for k, restore in enumerate(restores):
-            segments, stops, n_windows, language = [], [], 0, settings.language
-            for (owner, offset), window, d in zip(owners, windows, decoded):
-                if owner != k:
-                    continue
-                n_windows += 1
-                if settings.language is None:
-                    language = _language_code(d.language) or language
-                if d.finish_reason != "eos":
-                    stops.append(d.finish_reason)
-                if d.text.strip():
-                    chunk = {"text": d.text, "start": 0.0, "end": len(window) / SAMPLE_RATE}
-                    segments += self._segments(window, chunk, offset, d.language)
-            runaway = f"decoder stopped {len(stops)} of {n_windows} windows early ({', '.join(sorted(set(stops)))})" if stops else None
-            if restore is not None:
-                segments = [_restored(s, restore) for s in segments]
-            out.append(Decoded(segments, language, runaway))
-        return out
+        mine: list[list] = [[] for _ in audios]
+        for (owner, offset), window, d in zip(owners, windows, decoded):
+            chunk = {"text": d.text, "start": 0.0, "end": len(window) / SAMPLE_RATE, "finish_reason": d.finish_reason}
+            mine[owner].append((window, offset, chunk, d.language))
+        return [self._decoded(w, settings, restore) for w, restore in zip(mine, restores)]

@@ -13,11 +13,13 @@ class Spec:
     default_model: str
     aligner: str | None = None  # default forced aligner, where word times need one
     parallel: bool = True  # False: one process owns the device, so one worker
+    batch_size: int = 1  # `transcribe.batch_size: auto`: windows decoded together (docs/PERFORMANCE.md)
 
 
 SPECS = {
     "faster-whisper": Spec(default_model="base"),
-    "mlx-qwen3-asr": Spec(default_model="Qwen/Qwen3-ASR-0.6B", aligner="Qwen/Qwen3-ForcedAligner-0.6B", parallel=False),
+    # faster-whisper batches 1: its batched windows, decoded without the window before, lost turns of two-party calls
+    "mlx-qwen3-asr": Spec(default_model="Qwen/Qwen3-ASR-0.6B", aligner="Qwen/Qwen3-ForcedAligner-0.6B", parallel=False, batch_size=8),
 }
 ENGINES = tuple(SPECS)
 DEFAULT_ALIGNER = SPECS["mlx-qwen3-asr"].aligner

@@ -12,7 +12,7 @@ import ctranslate2
 import numpy as np
 
 from callscribe import vad
-from callscribe.engines import Decoded, ModelError, local
+from callscribe.engines import Decoded, Engine, ModelError, local, whisper_batch
 from callscribe.records import Segment, Word
 
 if TYPE_CHECKING:
@@ -64,12 +64,12 @@ def bundled_files(name: str) -> dict[str, bytes]:
     return files
 
 
-class WhisperEngine:
+class WhisperEngine(Engine):
     name = "faster-whisper"
     supports_packing = True  # word timestamps let packed calls be told apart
 
     def __init__(self, settings: TranscribeSettings):
-        from faster_whisper import WhisperModel
+        from faster_whisper import BatchedInferencePipeline, WhisperModel
 
         self.model = settings.model
         self.versions = {
@@ -85,6 +85,7 @@ class WhisperEngine:
             self._model = WhisperModel(local(settings.model), **kwargs)
         self.versions["device"] = self._model.model.device  # cpu or cuda: what ran, for the journal
         self._model.model = _Timed(self._model.model)
+        self._batched = BatchedInferencePipeline(self._model)
 
     @property
     def model_seconds(self) -> float:
@@ -94,20 +95,12 @@ class WhisperEngine:
     def transcribe(self, audio: np.ndarray, settings: TranscribeSettings, *, safer: bool = False, packed: bool = False,
                    hint: str | None = None) -> Decoded:
         options = dict(
-            language=settings.language,
-            beam_size=settings.beam_size,
+            _options(settings),
             word_timestamps=settings.timestamps or packed,
             vad_filter=settings.vad and not packed,  # packed calls are already cut to their speech
             vad_parameters=vad.DECODER,
             hotwords=hint,
         )
-        # No temperature fallback: CTranslate2 seeds its sampler once per thread (ctranslate2/random.cc), so
-        # sampled text depended on what the worker had decoded before, and a resumed or Ray run differed from
-        # a clean one. Beam search alone: the same WER on every set of bench/throughput.py (docs/PERFORMANCE.md).
-        options["temperature"] = 0.0
-        # A window is dropped as no speech when Whisper thinks so (no_speech_prob > 0.6) and is unsure of its
-        # words: at -0.8 instead of -1.0, hold music the gentler decoder VAD lets through no longer reads "You".
-        options["log_prob_threshold"] = -0.8
         if packed:  # one call's text must not steer the next call's decoding
             options.update(condition_on_previous_text=False)
         if safer:  # used to retry a piece that came out as a repetition loop: sampling, seeded (rarely needed)
@@ -128,6 +121,24 @@ class WhisperEngine:
                 )
             )
         return Decoded(out, info.language)
+
+
+    def transcribe_many(self, pieces: list[np.ndarray], settings: TranscribeSettings, *, safer: bool = False) -> list[Decoded]:
+        """Pieces -> a `Decoded` each, their 30 s windows decoded `transcribe.batch_size` at a time
+        (callscribe.engines.whisper_batch); a retry (`safer`), batch size 1 or language detection: one by one."""
+        if safer or settings.batch_size <= 1 or settings.language is None:
+            return super().transcribe_many(pieces, settings, safer=safer)
+        return whisper_batch.decode(self._batched, pieces, settings, _options(settings))
+
+
+def _options(settings: TranscribeSettings) -> dict:
+    """The decoding options batched and sequential decoding share."""
+    # No temperature fallback: CTranslate2 seeds its sampler once per thread (ctranslate2/random.cc), so
+    # sampled text depended on what the worker had decoded before, and a resumed or Ray run differed from
+    # a clean one. Beam search alone: the same WER on every set of bench/throughput.py (docs/PERFORMANCE.md).
+    # A window is dropped as no speech when Whisper thinks so (no_speech_prob > 0.6) and is unsure of its
+    # words: at -0.8 instead of -1.0, hold music the gentler decoder VAD lets through no longer reads "You".
+    return dict(language=settings.language, beam_size=settings.beam_size, temperature=0.0, log_prob_threshold=-0.8)
 
 
 class _Timed:

@@ -19,19 +19,17 @@ from tqdm import tqdm
 
 from callscribe.pools.base import WorkerLost
 from callscribe.pools.worker import Worker
-from callscribe.transcribe import report_pieces
 
 _WORKER: Worker | None = None  # this worker process's engine owner
 
 
 def _init(settings, events) -> None:
     global _WORKER
-    report_pieces(events.put)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and ends us
     # tqdm (used inside the model libraries) would create a multiprocessing lock here: a semaphore that a
     # worker ended by `close(now=True)` never releases, which Python reports at exit as "leaked semaphore objects".
     tqdm.set_lock(threading.RLock())
-    _WORKER = Worker(settings)
+    _WORKER = Worker(settings, progress=events.put)
 
 
 def _work(group):
@@ -135,8 +133,7 @@ class InProcessPool:
 
     def __init__(self, settings):
         self._events: list[tuple[str, float]] = []
-        report_pieces(self._events.append)
-        self._worker = Worker(settings)
+        self._worker = Worker(settings, progress=self._events.append)
 
     def submit(self, group, alone: bool = False) -> cf.Future:
         future = cf.Future()
@@ -151,4 +148,4 @@ class InProcessPool:
         return out
 
     def close(self, now: bool = False) -> None:
-        report_pieces(None)
+        pass

@@ -17,9 +17,10 @@ from callscribe.pools.base import EngineUnavailable
 
 
 class Worker:
-    def __init__(self, settings, node: bool = False):
-        """`node`: on a cluster, each record says which machine ran it, and the audio comes as bytes."""
-        self.settings, self.engine, self.error, self.node = settings, None, None, node
+    def __init__(self, settings, node: bool = False, progress=None):
+        """`node`: on a cluster, each record says which machine ran it, and the audio comes as bytes.
+        `progress`: gets (call id, audio seconds) for each finished piece of a long call."""
+        self.settings, self.engine, self.error, self.node, self.progress = settings, None, None, node, progress
         if node:
             _as_a_local_worker()
         try:
@@ -37,7 +38,7 @@ class Worker:
             where = f" on {socket.gethostname()}" if self.node else ""
             raise EngineUnavailable(f"model {self.settings.model!r} ({self.settings.engine}) failed to load{where}: {self.error}")
         if blobs is None:
-            return transcribe_files(self.engine, jobs, self.settings)
+            return transcribe_files(self.engine, jobs, self.settings, self.progress)
         with tempfile.TemporaryDirectory(prefix="callscribe-") as tmp:
             local = []
             for i, (job, blob) in enumerate(zip(jobs, blobs)):
@@ -47,7 +48,7 @@ class Worker:
                 path = Path(tmp) / f"{i}{Path(job.path).suffix}"
                 path.write_bytes(blob)
                 local.append(Job(job.id, str(path), job.sha256, job.duration))
-            results = transcribe_files(self.engine, local, self.settings)
+            results = transcribe_files(self.engine, local, self.settings, self.progress)
         for job, copy, (record, _) in zip(jobs, local, results):
             record.path = job.path  # the driver's path, in the record and in any reason
             if record.reason:
