@@ -131,9 +131,10 @@ def test_a_packed_call_that_comes_back_as_a_loop_is_decoded_alone():
     settings = TranscribeSettings(workers=1).resolved()
     results = transcribe_files(load_engine(settings), jobs, settings)
     redone = {record.id: transcript.text.lower() for record, transcript in results if any(LOOPED in w for w in record.warnings)}
-    # four loops of a phrase, and two of 34 and 44 words in 5 s (which `repetition_warning` caught before)
-    assert set(redone) == {"096290023", "032140025", "014220087", "007650377", "005670125", "050170002"}
-    assert "father" in redone["032140025"]  # was "to, to, to, ..." 18 times
-    assert "like" in redone["014220087"]  # was "i'm going to go to the other side of the room" twice
-    # "it was not yet time" loops alone too ("he taught us, taught us, ..."), if shorter: the accent, not the window
+    # Which calls of this group loop when packed differs between CPUs (six on one, one on another): the
+    # promise is that some do, each is decoded alone, and no loop is left in what is written unflagged.
+    assert redone, "no packed call looped: the group no longer tests the redo"
+    for record, transcript in results:
+        if repeated_phrase(transcript.text):
+            assert record.id in redone, (record.id, transcript.text)
     assert all(record.status == "ok" for record, _ in results)

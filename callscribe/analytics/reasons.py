@@ -78,7 +78,7 @@ def key_phrases(model: Model, n: int = 5) -> list[list[str]]:
     return out
 
 
-def save(model: Model, path: Path) -> None:
+def save(model: Model | None, path: Path) -> None:
     import joblib
 
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -94,8 +94,7 @@ def _reasons(con, rows, texts, data_dir, model_path, p: Analytics, fit_key, name
                     stats.errors.append(f"{call}: {e}")
         usable = {c: t for c, t in texts.items() if len(t.split()) >= p.reasons.min_words}
         model = reasons.fit(list(usable.values()), p.reasons.clusters, p.reasons.seed, fit_key)
-        if model is not None:
-            reasons.save(model, model_path)
+        reasons.save(model, model_path)  # None too: the stage's output exists even when there was nothing to fit
         con.execute("DELETE FROM reasons")
         stats.refitted = True
     measured = {r[0] for r in con.execute("SELECT call FROM measures")}
