@@ -7,7 +7,7 @@
 - `redaction-settings.json`: the redact settings everything here is masked with.
 
 The folder is pushed to the DVC remote, so it holds masked text only: the originals, when
-`redact.keep_unredacted`, go to a private folder laid out alike (data/private/<shard>, `push: false`).
+`redact.keep_unredacted`, go to a private folder laid out alike (data/private/<shard>: git-ignored, no DVC output).
 Two promises are kept here: a resumed run writes what a clean run writes, and no raw text in a
 folder that is shared. When the redact settings change, `remask` applies them again to everything
 the folder holds, decoding nothing.
@@ -145,7 +145,7 @@ class ShardFolder:
     def _remask(self, masker: Masker) -> int:
         self.root.mkdir(parents=True, exist_ok=True)
         if not masker.settings.keep_unredacted and self.private is not None and self.private.is_dir():
-            for p in self.private.iterdir():  # the folder itself stays: it is a DVC output
+            for p in self.private.iterdir():  # the folder itself stays, with its note
                 if p.name != PRIVATE_NOTE[0]:
                     shutil.rmtree(p) if p.is_dir() else p.unlink()
         try:

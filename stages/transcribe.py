@@ -21,7 +21,7 @@ def main():
     shard = sys.argv[1]
     p = params.load()
     # data/transcripts/<shard> is pushed: it gets masked text only. The originals (redact.keep_unredacted)
-    # go to data/private/<shard>, a DVC output with push: false (never empty, so DVC does not warn).
+    # go to data/private/<shard>: git-ignored and no DVC output, so neither the cache nor a remote holds them.
     private = Path("data/private") / shard
     private.mkdir(parents=True, exist_ok=True)
     (private / PRIVATE_NOTE[0]).write_text(PRIVATE_NOTE[1], encoding="utf-8")

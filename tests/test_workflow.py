@@ -67,7 +67,7 @@ def experiment(reproduced, tmp_path_factory):
 # 1. Swapping the model size works offline.
 def test_exp_run_swaps_to_the_bundled_tiny_model_offline(experiment):
     project, _, out = experiment
-    assert ran(out) == {"transcribe@2025-09a", "transcribe@2025-09b", "merge", "index", "review", "evaluate"}
+    assert ran(out) == {"transcribe@2025-09a", "transcribe@2025-09b", "merge", "index", "analytics", "review", "evaluate"}
     models = {json.loads(line)["model"] for j in (project / "data/transcripts").glob("*/journal.jsonl") for line in open(j)}
     assert models == {"base", "tiny.en"}  # base from the commit, then tiny.en for every call
     diff = json.loads(dvc(project, "metrics", "diff", "--json"))["metrics.json"]
