@@ -1,6 +1,6 @@
 """Speaker turns on two-party calls: DER, WDER, mid-sentence changes, roles, one voice, cost.
 
-    python scripts/make_spokenwoz.py --shared ../shared/data --kame kame_finetune     # data/spokenwoz: 6 real calls
+    python scripts/make_dialogue_calls.py --shared ../shared/data --kame kame_finetune     # data/spokenwoz: 6 real calls
     python scripts/make_twoparty.py --shared ../shared/data --calls 24                # data/twoparty: 24 mixes
     python bench/diarization.py --split check --json bench/results/speaker_turns.json
     python bench/diarization.py --split tune --tune                                  # the grid the defaults came from

@@ -156,7 +156,7 @@ def test_a_real_call_gets_its_words_right_and_changes_between_sentences(tmp_path
     """MUL1423 (tuning half): the stereo original, mixed to one GSM line, transcribed with the defaults;
     the reference is who speaks on which clean channel."""
     from callscribe.speaker_metrics import speaker_changes, wder
-    from scripts.make_spokenwoz import build
+    from scripts.make_dialogue_calls import build
 
     row = next(r for r in build(SHARED, None, tmp_path) if r["audio"] == "MUL1423.wav")
     settings = TranscribeSettings(workers=1, diarize=True).resolved()

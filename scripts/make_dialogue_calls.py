@@ -1,6 +1,6 @@
 """Build the real-call speaker set: SpokenWOZ service dialogues as mono GSM calls, with reference turns.
 
-    python scripts/make_spokenwoz.py --kame kame_finetune   # --shared ../shared/data --out data/spokenwoz
+    python scripts/make_dialogue_calls.py --kame kame_finetune   # --shared ../shared/data --out data/spokenwoz
 
 SpokenWOZ (CC BY-NC 4.0) recorded each dialogue in stereo, the caller on the left channel and the
 agent on the right, with no bleed between them (the other party is 40-55 dB down). Six dialogues are
