@@ -20,6 +20,7 @@ import numpy as np
 
 from callscribe.evaluate import normalize
 from callscribe.records import TRANSCRIBED
+from callscribe.speaker_metrics import best_mapping
 
 BOOTSTRAP = 2000
 MASK = re.compile(r"\[([A-Z_]+)\]")
@@ -47,8 +48,6 @@ def excerpt_words(transcript: dict, start: float, end: float) -> list[tuple[str,
 def speaker_words(turns: list[dict], hyp: list[tuple[str, str | None]]) -> tuple[int, int] | None:
     """(words given to the wrong speaker, words compared): reference and hypothesis words aligned,
     speakers matched one to one for the most agreement (names may differ between transcriptions)."""
-    from scipy.optimize import linear_sum_assignment
-
     ref = [(w, t["speaker"]) for t in turns if t.get("speaker") for w in mask_normalize(t["text"]).split()]
     hyp = [(w, s) for word, s in hyp if s for w in mask_normalize(word).split()]
     if not ref or not hyp:
@@ -59,12 +58,8 @@ def speaker_words(turns: list[dict], hyp: list[tuple[str, str | None]]) -> tuple
              for k in range(chunk.ref_end_idx - chunk.ref_start_idx)]
     if not pairs:
         return None
-    rs, hs = sorted({r for r, _ in pairs}), sorted({h for _, h in pairs})
-    counts = np.zeros((len(rs), len(hs)))
-    for r, h in pairs:
-        counts[rs.index(r), hs.index(h)] += 1
-    rows, cols = linear_sum_assignment(-counts)
-    return len(pairs) - int(counts[rows, cols].sum()), len(pairs)
+    mapping = best_mapping([r for r, _ in pairs], [h for _, h in pairs])
+    return sum(mapping.get(h) != r for r, h in pairs), len(pairs)
 
 
 def score_excerpt(label: dict, transcript: dict) -> dict:
