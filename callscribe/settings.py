@@ -18,8 +18,7 @@ from callscribe.vad import DECODER, PACKING
 
 # Fields that change how fast a run goes but never what it writes: kept out of the hash,
 # so that changing them re-runs the DVC stage as a cheap scan, not a re-transcription.
-# batch_size: the same tokens batched or not (tests/test_qwen_batch.py); faster-whisper's batched windows
-# differ from one-by-one decoding, so for it whether it batches is hashed (`hash`), not the size
+# batch_size: the same tokens batched or not (tests/test_qwen_batch.py, tests/test_whisper_batch.py)
 NOT_HASHED = {"workers", "cpu_threads", "cluster", "device", "batch_size", "unresolved"}
 
 # What each engine's library takes (CTranslate2's types; mlx-qwen3-asr's quantizations and floats).
@@ -128,8 +127,6 @@ class TranscribeSettings:
         data = {k: v for k, v in asdict(self).items() if k not in NOT_HASHED and not (k in ("vocabulary", "draft_model") and not v)}
         if self.vocabulary:  # used only to decode again what nearly says a term (was: a hint on every window)
             data["vocabulary"] = {"terms": self.vocabulary, "use": "second listen", "near": vocabulary.NEAR}
-        if self.engine == "faster-whisper" and self.batch_size != 1:  # windows decoded together, unconditioned: other text
-            data["batched_windows"] = True
         if self.vad:  # the VAD's options shape the text too (issue 12 changed them): transcripts made before are redone
             data["vad_options"] = {"decoder": DECODER, "packing": PACKING}
         blob = json.dumps(data, sort_keys=True).encode()

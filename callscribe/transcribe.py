@@ -87,13 +87,13 @@ def plan(audio: np.ndarray, settings: TranscribeSettings) -> list[Part]:
 def transcribe_calls(engine: Engine, audios: list[np.ndarray], settings: TranscribeSettings,
                      progress: Callable[[int, float], None] | None = None) -> list[tuple[Transcript, list[str]] | Exception]:
     """16 kHz float32 (channels, samples) calls -> (transcript, warnings) each, or the exception its
-    decoding raised. Pieces go to `engine.transcribe_many` together, at most `max_chunk_minutes` of audio
-    at a time; `progress(call index, audio seconds)` follows each finished piece of a call cut in several."""
+    decoding raised. Pieces go to `engine.transcribe_many` together, at most `engine.minutes_at_once` of
+    audio at a time; `progress(call index, audio seconds)` follows each finished piece of a call cut in several."""
     plans = [plan(a, settings) for a in audios]
     pieces = [(k, p, c) for k, parts in enumerate(plans) for p, part in enumerate(parts) for c in range(len(part.cuts))]
     decoded: dict[tuple[int, int, int], Decoded] = {}
     failed: dict[int, Exception] = {}
-    limit = settings.max_chunk_minutes * 60 * SAMPLE_RATE
+    limit = round(engine.minutes_at_once(settings) * 60 * SAMPLE_RATE)
     for batch in _batches(pieces, plans, limit):
         try:
             done = engine.transcribe_many([_audio(plans, key) for key in batch], settings)

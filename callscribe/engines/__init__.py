@@ -61,6 +61,10 @@ class Engine(Protocol):
         their windows together (a batch); this default decodes them one by one."""
         return [self.transcribe(piece, settings, safer=safer) for piece in pieces]
 
+    def minutes_at_once(self, settings: TranscribeSettings) -> float:
+        """How much audio `transcribe_many` is given at once: a piece's worth (memory grows with it)."""
+        return settings.max_chunk_minutes
+
 
 def local(name: str) -> str:
     """A model or aligner name as given, with `~` expanded (hub ids have none)."""

@@ -69,7 +69,7 @@ class WhisperEngine(Engine):
     supports_packing = True  # word timestamps let packed calls be told apart
 
     def __init__(self, settings: TranscribeSettings):
-        from faster_whisper import BatchedInferencePipeline, WhisperModel
+        from faster_whisper import WhisperModel
 
         self.model = settings.model
         self.versions = {
@@ -85,7 +85,6 @@ class WhisperEngine(Engine):
             self._model = WhisperModel(local(settings.model), **kwargs)
         self.versions["device"] = self._model.model.device  # cpu or cuda: what ran, for the journal
         self._model.model = _Timed(self._model.model)
-        self._batched = BatchedInferencePipeline(self._model)
 
     @property
     def model_seconds(self) -> float:
@@ -94,41 +93,54 @@ class WhisperEngine(Engine):
 
     def transcribe(self, audio: np.ndarray, settings: TranscribeSettings, *, safer: bool = False, packed: bool = False,
                    hint: str | None = None) -> Decoded:
-        options = dict(
-            _options(settings),
-            word_timestamps=settings.timestamps or packed,
-            vad_filter=settings.vad and not packed,  # packed calls are already cut to their speech
-            vad_parameters=vad.DECODER,
-            hotwords=hint,
-        )
-        if packed:  # one call's text must not steer the next call's decoding
-            options.update(condition_on_previous_text=False)
+        options = _transcribe_options(settings, packed=packed, hint=hint)
         if safer:  # used to retry a piece that came out as a repetition loop: sampling, seeded (rarely needed)
             options.update(condition_on_previous_text=False, temperature=[0.2, 0.4, 0.6, 0.8, 1.0], repetition_penalty=1.1)
             ctranslate2.set_random_seed(0)
         segments, info = self._model.transcribe(audio, **options)
-        out = []
-        for s in segments:
-            words = None
-            if settings.timestamps or packed:
-                words = [Word(round(float(w.start), 3), round(float(w.end), 3), w.word, round(float(w.probability), 4))
-                         for w in (s.words or [])]
-            out.append(
-                Segment(
-                    round(float(s.start), 3), round(float(s.end), 3), s.text.strip(), words,
-                    avg_logprob=round(float(s.avg_logprob), 4), no_speech_prob=round(float(s.no_speech_prob), 4),
-                    compression_ratio=round(float(s.compression_ratio), 3),
-                )
-            )
-        return Decoded(out, info.language)
-
+        return Decoded(_segments(segments, settings.timestamps or packed), info.language)
 
     def transcribe_many(self, pieces: list[np.ndarray], settings: TranscribeSettings, *, safer: bool = False) -> list[Decoded]:
-        """Pieces -> a `Decoded` each, their 30 s windows decoded `transcribe.batch_size` at a time
-        (callscribe.engines.whisper_batch); a retry (`safer`), batch size 1 or language detection: one by one."""
-        if safer or settings.batch_size <= 1 or settings.language is None:
+        """Pieces -> a `Decoded` each, `transcribe.batch_size` of them decoded in lock-step
+        (callscribe.engines.whisper_batch: the same text); a retry (`safer`), batch size 1 or language detection: one by one."""
+        options = _transcribe_options(settings)
+        if safer or settings.batch_size <= 1 or not whisper_batch.supports(options):
             return super().transcribe_many(pieces, settings, safer=safer)
-        return whisper_batch.decode(self._batched, pieces, settings, _options(settings))
+        language = settings.language if self._model.model.is_multilingual else "en"  # as transcribe's info.language
+        return [Decoded(_segments(found, settings.timestamps), language)
+                for found in whisper_batch.decode(self._model, pieces, options, settings.batch_size)]
+
+    def minutes_at_once(self, settings: TranscribeSettings) -> float:
+        """Lock-step streams hold a piece's features each (about 10 MB per 5 minutes) and make them one at a time."""
+        return settings.max_chunk_minutes * max(1, settings.batch_size)
+
+
+def _transcribe_options(settings: TranscribeSettings, *, packed: bool = False, hint: str | None = None) -> dict:
+    """`WhisperModel.transcribe`'s options for a piece (`packed`: several short calls with pauses between)."""
+    options = dict(
+        _options(settings),
+        word_timestamps=settings.timestamps or packed,
+        vad_filter=settings.vad and not packed,  # packed calls are already cut to their speech
+        vad_parameters=vad.DECODER,
+        hotwords=hint,
+    )
+    if packed:  # one call's text must not steer the next call's decoding
+        options.update(condition_on_previous_text=False)
+    return options
+
+
+def _segments(found, words: bool) -> list[Segment]:
+    """faster-whisper's segments -> ours."""
+    out = []
+    for s in found:
+        out.append(Segment(
+            round(float(s.start), 3), round(float(s.end), 3), s.text.strip(),
+            [Word(round(float(w.start), 3), round(float(w.end), 3), w.word, round(float(w.probability), 4)) for w in (s.words or [])]
+            if words else None,
+            avg_logprob=round(float(s.avg_logprob), 4), no_speech_prob=round(float(s.no_speech_prob), 4),
+            compression_ratio=round(float(s.compression_ratio), 3),
+        ))
+    return out
 
 
 def _options(settings: TranscribeSettings) -> dict:
@@ -142,10 +154,10 @@ def _options(settings: TranscribeSettings) -> dict:
 
 
 class _Timed:
-    """Wraps the CTranslate2 model to count the seconds spent in it (encode, generate, align...)."""
+    """Wraps the CTranslate2 model to count the seconds spent in it, in all and per method (encode, generate, align...)."""
 
     def __init__(self, model):
-        self._model, self.seconds = model, 0.0
+        self._model, self.seconds, self.by_method = model, 0.0, {}
 
     def __getattr__(self, name):
         attr = getattr(self._model, name)
@@ -157,6 +169,8 @@ class _Timed:
             try:
                 return attr(*args, **kwargs)
             finally:
-                self.seconds += time.perf_counter() - t0
+                spent = time.perf_counter() - t0
+                self.seconds += spent
+                self.by_method[name] = self.by_method.get(name, 0.0) + spent
 
         return timed
