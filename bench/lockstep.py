@@ -52,14 +52,17 @@ def main() -> None:
     timed, first = engine._model.model, None
     for batch in args.batch:
         settings = TranscribeSettings(engine="faster-whisper", batch_size=batch, cpu_threads=args.threads).resolved()
-        before, cpu0 = dict(timed.by_method), time.process_time()
+        before, calls0, cpu0 = dict(timed.by_method), dict(timed.calls), time.process_time()
         decoded = engine.transcribe_many(pieces, settings)
         cpu = time.process_time() - cpu0
         spent = {m: timed.by_method.get(m, 0.0) - before.get(m, 0.0) for m in timed.by_method}
         model = sum(spent.values()) or 1.0
         shares = ", ".join(f"{m} {100 * v / model:.0f} %" for m, v in sorted(spent.items(), key=lambda kv: -kv[1]) if v > 0.005 * model)
         texts = [" ".join(d.text for d, o in zip(decoded, owner) if o == k) for k in range(len(pairs))]
-        line = f"batch {batch}: {cpu:.1f} CPU-s, {audio_s / cpu:.1f}x real time per CPU-s; model time {shares}"
+        calls = {m: timed.calls.get(m, 0) - calls0.get(m, 0) for m in ("encode", "generate")}
+        per_generate = calls["encode"] / max(1, calls["generate"])  # windows per generate call
+        line = (f"batch {batch}: {cpu:.1f} CPU-s, {audio_s / cpu:.1f}x real time per CPU-s; model time {shares}; "
+                f"{calls['encode']} windows, {per_generate:.1f} per generate")
         if first is None:
             first = (decoded, cpu)
         else:

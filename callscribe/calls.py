@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from callscribe import __version__
-from callscribe.audio import AudioError, load_audio
+from callscribe.audio import SAMPLE_RATE, AudioError, load_audio
 from callscribe.engines import Engine
 from callscribe.packing import transcribe_packed
 from callscribe.records import ERROR, NO_SPEECH, NO_WORDS, OK, CallRecord, Transcript
@@ -49,7 +49,8 @@ def transcribe_files(engine: Engine, jobs: list[Job], settings: TranscribeSettin
             _failed(record, f"cannot decode {job.path}: {why}. Check that the file plays; re-export it or leave it out "
                     "with the filter params.")
     results: dict[int, tuple[Transcript, list[str]] | Exception] = {}
-    packable = [i for i, a in enumerate(audios) if a is not None and a.shape[0] == 1 and a.shape[1]]
+    packable = [i for i, a in enumerate(audios)  # short mono calls; longer ones share a task only to be batched
+                if a is not None and a.shape[0] == 1 and 0 < a.shape[1] <= settings.pack_seconds * SAMPLE_RATE]
     packing_failed = None
     if len(packable) > 1 and engine.supports_packing:
         try:

@@ -52,17 +52,29 @@ class Summary:
     redact_seconds: float = 0.0
 
 
-def groups(jobs: list[Job], pack_seconds: float) -> list[list[Job]]:
-    """Jobs (longest first) as worker tasks: long calls alone, short calls of similar length together."""
+def groups(jobs: list[Job], pack_seconds: float, together_seconds: float = 0.0) -> list[list[Job]]:
+    """Jobs (longest first) as worker tasks: short calls of similar length together (packed); longer calls
+    alone, or of similar length together up to `together_seconds` of audio (their pieces decoded in lock-step)."""
     out: list[list[Job]] = []
     for job in jobs:
         short = 0 < job.duration <= pack_seconds
         last = out[-1] if out else None
-        if short and last and 0 < last[0].duration <= pack_seconds and sum(j.duration for j in last) + job.duration <= PACK_GROUP_SECONDS:
+        total = sum(j.duration for j in last) + job.duration if last else 0.0
+        if short and last and 0 < last[0].duration <= pack_seconds and total <= PACK_GROUP_SECONDS:
+            last.append(job)
+        elif not short and job.duration > 0 and last and last[0].duration > pack_seconds and total <= together_seconds:
             last.append(job)
         else:
             out.append([job])
     return out
+
+
+def together_seconds(settings: TranscribeSettings) -> float:
+    """Audio of longer calls one worker task takes together: a piece per lock-step stream (faster-whisper's
+    `batch_size`, callscribe/engines/whisper_batch.py); 0 where calls gain nothing from sharing a task."""
+    if settings.engine != "faster-whisper" or settings.batch_size <= 1:
+        return 0.0
+    return settings.batch_size * settings.max_chunk_minutes * 60
 
 
 def common_reason(job: Job, record: CallRecord) -> str | None:
@@ -191,7 +203,8 @@ def run(
             # The groups a clean run forms (from every job), each sent whole if it holds a call to do: a packed
             # call's text depends on its window-mates, so a resumed run writes what an uninterrupted one would.
             everyone = sorted(jobs, key=lambda j: -j.duration)
-            _run_all([g for g in groups(everyone, settings.pack_seconds) if any(j.id in writer.waiting for j in g)], settings, writer)
+            tasks = groups(everyone, settings.pack_seconds, together_seconds(settings))
+            _run_all([g for g in tasks if any(j.id in writer.waiting for j in g)], settings, writer)
         writer.check(final=True)
         writer.flush()
     except TooManyFailed as e:

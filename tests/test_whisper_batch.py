@@ -71,3 +71,14 @@ def test_lock_step_loses_no_words_on_read_speech_and_a_two_party_call():
         (m1, _), (m4, _) = score([("a", ref, one)]), score([("a", ref, batched)])
         assert m4["deletions"] <= m1["deletions"] and m4["wer"] <= m1["wer"] + 0.005, (m1, m4)
     assert texts(engine.transcribe_many(pieces, settings(4)), owner, len(calls)) == together  # the same text twice
+
+
+def test_longer_calls_share_a_worker_task_only_when_batched():
+    from callscribe.calls import Job
+    from callscribe.runner import groups, together_seconds
+
+    jobs = [Job(f"c{i}", f"c{i}.wav", "", d) for i, d in enumerate([1200, 300, 290, 280, 250, 8, 6, 5])]
+    assert together_seconds(settings(1)) == 0 and together_seconds(settings(4)) == 4 * 5 * 60
+    assert [[j.id for j in g] for g in groups(jobs, 10)] == [["c0"], ["c1"], ["c2"], ["c3"], ["c4"], ["c5", "c6", "c7"]]
+    # up to 20 minutes of longer calls a task: the 20-minute call alone, four 4-5 minute calls together; short ones packed
+    assert [[j.id for j in g] for g in groups(jobs, 10, 1200)] == [["c0"], ["c1", "c2", "c3", "c4"], ["c5", "c6", "c7"]]

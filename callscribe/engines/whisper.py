@@ -154,10 +154,10 @@ def _options(settings: TranscribeSettings) -> dict:
 
 
 class _Timed:
-    """Wraps the CTranslate2 model to count the seconds spent in it, in all and per method (encode, generate, align...)."""
+    """Wraps the CTranslate2 model to count the seconds spent in it, in all and per method (encode, generate, align...), and the calls."""
 
     def __init__(self, model):
-        self._model, self.seconds, self.by_method = model, 0.0, {}
+        self._model, self.seconds, self.by_method, self.calls = model, 0.0, {}, {}
 
     def __getattr__(self, name):
         attr = getattr(self._model, name)
@@ -172,5 +172,6 @@ class _Timed:
                 spent = time.perf_counter() - t0
                 self.seconds += spent
                 self.by_method[name] = self.by_method.get(name, 0.0) + spent
+                self.calls[name] = self.calls.get(name, 0) + 1
 
         return timed
