@@ -26,6 +26,8 @@ from faster_whisper.transcribe import Segment, Word, get_compression_ratio, get_
 from faster_whisper.utils import get_end
 from faster_whisper.vad import VadOptions, collect_chunks, get_speech_timestamps
 
+from callscribe.transcribe import release_memory
+
 # What `WhisperModel.transcribe` does with each option when it is not given.
 DEFAULTS = {k: p.default for k, p in signature(WhisperModel.transcribe).parameters.items() if p.default is not p.empty}
 # Options under which the lock-step decoder is the sequential one; others (a temperature fallback,
@@ -64,6 +66,7 @@ def decode(model: WhisperModel, pieces: list[np.ndarray], options: dict, batch_s
     while True:
         for k in itertools.islice(waiting, batch_size - len(active)):  # features made as a slot opens: one piece's peak at a time
             stream = _start(model, k, pieces[k], o)
+            release_memory()  # the feature extraction's scratch, handed back before the next piece's
             if stream.seek < stream.frames:
                 active.append(stream)
         if not active:
