@@ -24,7 +24,7 @@ def settings() -> TranscribeSettings:
 
 
 def calls(tmp_path, short: int = 6, long: int = 2) -> list[Job]:
-    """Short calls (packed, 5 s: one group) and long ones (one task: faster-whisper's batch of 8, runner.together_seconds)."""
+    """Short calls (packed, 5 s: one group) and long ones (alone, or together where faster-whisper batches: runner.together_seconds)."""
     jobs = [Job(f"s{i}", str(tmp_path / f"s{i}.wav"), f"sha-s{i}", 5.0) for i in range(short)]
     return jobs + [Job(f"l{i}", str(tmp_path / f"l{i}.wav"), f"sha-l{i}", 120.0 + i) for i in range(long)]
 

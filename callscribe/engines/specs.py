@@ -17,8 +17,9 @@ class Spec:
 
 
 SPECS = {
-    # batch 8: 8 pieces decoded in lock-step, the same text as one by one and 1.07x less CPU (docs/PERFORMANCE.md)
-    "faster-whisper": Spec(default_model="base", batch_size=8),
+    # batch 1: batch 8 (lock-step) gives the same text for 1.07-1.09x less CPU, but a 90-minute call's worker
+    # then peaked at 1,558 MB, over the 1.5 GB bound (docs/PERFORMANCE.md)
+    "faster-whisper": Spec(default_model="base"),
     "mlx-qwen3-asr": Spec(default_model="Qwen/Qwen3-ASR-0.6B", aligner="Qwen/Qwen3-ForcedAligner-0.6B", parallel=False, batch_size=8),
 }
 ENGINES = tuple(SPECS)
