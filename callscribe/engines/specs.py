@@ -17,8 +17,8 @@ class Spec:
 
 
 SPECS = {
-    # batch 1: batch 8 (lock-step) gives the same text for 1.07-1.09x less CPU, but a 90-minute call's worker
-    # then peaked at 1,558 MB, over the 1.5 GB bound (docs/PERFORMANCE.md)
+    # batch 1: batch 8 (lock-step) gives the same text for 1.07-1.09x less CPU, but took a 90-minute call's
+    # worker to the 1.5 GB bound (1,521 MB, still growing); batch 4 held it, its pipeline CPU not measured yet
     "faster-whisper": Spec(default_model="base"),
     "mlx-qwen3-asr": Spec(default_model="Qwen/Qwen3-ASR-0.6B", aligner="Qwen/Qwen3-ForcedAligner-0.6B", parallel=False, batch_size=8),
 }
