@@ -64,6 +64,8 @@ class TranscribeSettings:
     # speakers in a mono call, or auto to estimate (docs/PERFORMANCE.md)
     speakers: Annotated[Annotated[int, Field(ge=1)] | Literal["auto"] | Annotated[str, Field(pattern=r"^[1-9][0-9]*$")],
                         Field(description="auto, or a whole number of speakers (1 or more)")] = "auto"
+    # who is who in a mono call: campplus (segmentation-3.0 + CAM++, ONNX files made by `make setup`) or dvector
+    speaker_model: Literal["campplus", "dvector"] = "campplus"
     # a stereo call's channels, in order
     channel_names: Annotated[list[str], Field(min_length=2, max_length=2)] = field(default_factory=lambda: ["agent", "caller"])
     vocabulary: list[str] | str = field(default_factory=list)  # the company's own words (callscribe.vocabulary): a list or a file

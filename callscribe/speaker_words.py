@@ -21,7 +21,6 @@ from callscribe.records import Segment, Word
 from callscribe.speaker_metrics import SENTENCE_END
 
 PAUSE = 0.3  # s between two words: a pause, where a turn may change as cheaply as at a sentence end
-HALF_WINDOW = 0.4  # s: each d-vector window spans its centre +- this
 # Word-level Viterbi, tuned on the tuning halves (bench/speaker_splits.json, bench/diarization.py --tune):
 # per second of word, score = SCALE * cosine to the speaker's voice; a change of speaker costs MID_SWITCH
 # inside a sentence, BOUNDARY_SWITCH at a sentence end or pause (3-40 and 0-1 tried: 12 and 0 best).
@@ -35,11 +34,11 @@ def evidence(turns: Turns, words: list[Word]) -> np.ndarray:
     if not len(turns.centres):
         return cos
     order = np.argsort(turns.centres, kind="stable")
-    centres, scores = turns.centres[order], turns.scores[order]
+    centres, scores, half = turns.centres[order], turns.scores[order], turns.half_window
     for i, w in enumerate(words):
-        a, b = np.searchsorted(centres, [w.start - HALF_WINDOW, w.end + HALF_WINDOW])
+        a, b = np.searchsorted(centres, [w.start - half, w.end + half])
         if b > a:
-            overlap = np.minimum(w.end, centres[a:b] + HALF_WINDOW) - np.maximum(w.start, centres[a:b] - HALF_WINDOW)
+            overlap = np.minimum(w.end, centres[a:b] + half) - np.maximum(w.start, centres[a:b] - half)
             weight = np.maximum(overlap, 1e-3)
             cos[i] = weight @ scores[a:b] / weight.sum()
         else:  # no window under the word: the nearest one

@@ -10,6 +10,8 @@ checked on real calls; bench/diarization.py measures them on the splits of bench
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 TOP_PERCENT = 30  # affinity refinement: each window keeps its closest 30 % of neighbours
@@ -39,7 +41,28 @@ CONFIDENCE_SCALE = 20.0  # turns a score margin into a probability: softmax(scor
 RESEG_SCALE, SWITCH, GAP_SWITCH, RESEG_ROUNDS = 20.0, 20.0, 4.0, 2
 
 
-def cluster(emb: np.ndarray, speakers: int | str, region_of: np.ndarray, max_speakers: int = 8) -> np.ndarray:
+@dataclass(frozen=True)
+class Tuning:
+    """What `speakers: auto` decides one voice or more by; it depends on the encoder (the constants
+    above are the d-vector's)."""
+    one_speaker_cos: float = ONE_SPEAKER_COS
+    min_speaker_windows: int = MIN_SPEAKER_WINDOWS
+    extra_speaker_windows: int = EXTRA_SPEAKER_WINDOWS
+    coherent: float = COHERENT
+    # One voice when the two halves of the two-way split have mean embeddings this alike (None: unused).
+    split_cos: float | None = None
+
+
+DVECTOR = Tuning()
+# CAM++ 1.5 s windows every 1.0 s (callscribe.diarize.SegmentationDiarizer), from the tuning halves: the
+# two halves of a two-party call came to 0.66-0.83 alike, of a one-voice call to 0.87-0.92 (hence 0.85).
+# The coherence test is off: CAM++'s split of one voice did not flicker (1.00 on a voicemail). Five
+# windows (5 s) or more make a voice; a third needs ten.
+CAMPPLUS = Tuning(one_speaker_cos=0.88, min_speaker_windows=5, extra_speaker_windows=10, coherent=0.0, split_cos=0.85)
+
+
+def cluster(emb: np.ndarray, speakers: int | str, region_of: np.ndarray, max_speakers: int = 8,
+            tuning: Tuning = DVECTOR) -> np.ndarray:
     """Speaker index per window, numbered by first appearance (SPEAKER_00 talks first)."""
     n = len(emb)
     if n < 3 or (speakers != "auto" and int(speakers) <= 1):
@@ -47,7 +70,7 @@ def cluster(emb: np.ndarray, speakers: int | str, region_of: np.ndarray, max_spe
     e, sub, affinity = _graph(emb)
     if speakers == "auto":
         two = _spectral(e, sub, affinity, 2)
-        if coherence(two, region_of) < COHERENT:
+        if coherence(two, region_of) < tuning.coherent or (tuning.split_cos is not None and _alike(emb, two) >= tuning.split_cos):
             return np.zeros(n, int)
         k = estimate_speakers(affinity, max_speakers)
         picked = two if k == 2 else _spectral(e, sub, affinity, k)
@@ -55,8 +78,15 @@ def cluster(emb: np.ndarray, speakers: int | str, region_of: np.ndarray, max_spe
         picked = _spectral(e, sub, affinity, min(int(speakers), len(sub)))
     labels = smooth(e, picked, region_of)
     if speakers == "auto":
-        labels = merge_alike(emb, labels, region_of)
+        labels = merge_alike(emb, labels, region_of, tuning)
     return first_appearance(labels)
+
+
+def _alike(emb: np.ndarray, labels: np.ndarray) -> float:
+    """Cosine of the mean embeddings of labels 0 and 1."""
+    c = np.stack([emb[labels == k].mean(0) for k in (0, 1)])
+    c /= np.linalg.norm(c, axis=1, keepdims=True) + 1e-12
+    return float(c[0] @ c[1])
 
 
 def two_way_split(emb: np.ndarray) -> np.ndarray:
@@ -192,7 +222,7 @@ def _averaged(emb: np.ndarray, region_of: np.ndarray) -> np.ndarray:
     return out / (np.linalg.norm(out, axis=1, keepdims=True) + 1e-12)
 
 
-def merge_alike(emb: np.ndarray, labels: np.ndarray, region_of: np.ndarray) -> np.ndarray:
+def merge_alike(emb: np.ndarray, labels: np.ndarray, region_of: np.ndarray, tuning: Tuning = DVECTOR) -> np.ndarray:
     """Merge the two most alike speakers while their mean voices are too alike to be two people
     (cosine >= ONE_SPEAKER_COS) or one of them is heard too little to tell (MIN_SPEAKER_WINDOWS):
     a one-voice call ends as one speaker."""
@@ -204,12 +234,13 @@ def merge_alike(emb: np.ndarray, labels: np.ndarray, region_of: np.ndarray) -> n
         sim = c @ c.T
         np.fill_diagonal(sim, -1)
         counts = np.array([(labels == k).sum() for k in present])
-        if counts.min() < (MIN_SPEAKER_WINDOWS if len(present) == 2 else EXTRA_SPEAKER_WINDOWS):  # the least heard goes to its nearest
+        fewest = tuning.min_speaker_windows if len(present) == 2 else tuning.extra_speaker_windows
+        if counts.min() < fewest:  # the least heard goes to its nearest
             j = int(np.argmin(counts))
             i = int(np.argmax(sim[j]))
         else:
             i, j = np.unravel_index(np.argmax(sim), sim.shape)
-            if sim[i, j] < ONE_SPEAKER_COS:
+            if sim[i, j] < tuning.one_speaker_cos:
                 break
         labels[labels == present[j]] = present[i]
     return labels
@@ -248,3 +279,4 @@ def smooth(e: np.ndarray, labels: np.ndarray, region_of: np.ndarray, rounds: int
                 smoothed[i] = scores[idx[max(0, j - SMOOTH) : j + SMOOTH + 1]].mean(0)
         labels = present[smoothed.argmax(1)]
     return labels
+
