@@ -292,9 +292,10 @@ class SegmentationDiarizer:
                  round(min(end, self.frame_offset + (b - 1) * self.frame_step + half), 3))
                 for a, b in zip(edges[::2], edges[1::2])]
 
-    def fbank(self, audio: np.ndarray) -> np.ndarray:
+    def fbank(self, audio: np.ndarray, block_s: int = 60) -> np.ndarray:
         """(frames, 80) Kaldi log mel fbank, as CAM++ was trained on (16-bit scale, no dither);
-        frame i covers samples [i * 160, i * 160 + 400)."""
+        frame i covers samples [i * 160, i * 160 + 400). Fed a minute at a time: a copy of a whole
+        90-minute call would be 345 MB."""
         import kaldi_native_fbank as knf
 
         opts = knf.FbankOptions()
@@ -302,18 +303,25 @@ class SegmentationDiarizer:
         opts.frame_opts.samp_freq = SAMPLE_RATE
         opts.mel_opts.num_bins = 80
         fb = knf.OnlineFbank(opts)
-        fb.accept_waveform(SAMPLE_RATE, np.asarray(audio, np.float32) * 32768)
-        fb.input_finished()
-        if not fb.num_frames_ready:
-            return np.zeros((0, 80), np.float32)
-        return np.stack([fb.get_frame(i) for i in range(fb.num_frames_ready)]).astype(np.float32)
+        out, done = [], 0
+        for i in range(0, len(audio), block_s * SAMPLE_RATE):
+            fb.accept_waveform(SAMPLE_RATE, np.asarray(audio[i : i + block_s * SAMPLE_RATE], np.float32) * 32768)
+            if i + block_s * SAMPLE_RATE >= len(audio):
+                fb.input_finished()
+            out += [fb.get_frame(k) for k in range(done, fb.num_frames_ready)]
+            done = fb.num_frames_ready
+        return np.array(out, np.float32).reshape(-1, 80)
 
-    def embed(self, windows: np.ndarray, batch: int = 32) -> np.ndarray:
-        """(n, CAM_WINDOW, 80) fbank windows -> (n, 192) unit CAM++ embeddings, each window mean-normalised
-        on its own. (CAM++'s frame network run once over a stretch of windows and pooled per window cost
-        a third less, but its context crosses speaker changes: the mixes' DER 16.1 % against 12.0 %.)"""
-        windows = windows - windows.mean(1, keepdims=True)
-        emb = np.concatenate([self._emb.run(None, {"fbank": windows[i : i + batch]})[0] for i in range(0, len(windows), batch)])
+    def embed(self, feats: np.ndarray, starts: np.ndarray, batch: int = 32) -> np.ndarray:
+        """(n, 192) unit CAM++ embeddings of the CAM_WINDOW-frame windows of `feats` at `starts`, each
+        window mean-normalised on its own. (CAM++'s frame network run once over a stretch of windows and
+        pooled per window cost a third less, but its context crosses speaker changes: on the mixes'
+        tuning half DER 16.1 % against 12.0 % with the collar.)"""
+        out = []
+        for i in range(0, len(starts), batch):
+            w = np.stack([feats[s : s + CAM_WINDOW] for s in starts[i : i + batch]])
+            out.append(self._emb.run(None, {"fbank": w - w.mean(1, keepdims=True)})[0])
+        emb = np.concatenate(out)
         return emb / (np.linalg.norm(emb, axis=1, keepdims=True) + 1e-12)
 
     def windows(self, audio: np.ndarray) -> Windows | None:
@@ -324,7 +332,7 @@ class SegmentationDiarizer:
         if len(feats) < CAM_WINDOW:
             feats = np.pad(feats, ((0, CAM_WINDOW - len(feats)), (0, 0)), mode="edge")
         starts, region_of = windows(regions, len(feats), CAM_WINDOW, CAM_STEP)
-        emb = self.embed(np.stack([feats[w : w + CAM_WINDOW] for w in starts]))
+        emb = self.embed(feats, starts)
         return Windows(regions, (starts + CAM_WINDOW / 2) * FRAME_S, region_of, emb, CAM_WINDOW * FRAME_S / 2, voices.CAMPPLUS)
 
     def turns(self, audio: np.ndarray, speakers: int | str = 2) -> Turns:

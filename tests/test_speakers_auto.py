@@ -7,7 +7,7 @@ import json
 import pytest
 
 from callscribe.audio import load_audio, to_mono
-from callscribe.diarize import diarizer
+from callscribe.diarize import diarizer, diarizer_for
 from callscribe.engines import load_engine
 from callscribe.evaluate import load_turns
 from callscribe.records import Segment
@@ -21,18 +21,23 @@ TWO_SPEAKERS = "1758390537"  # GSM mono, alternating LJ Speech / LibriVox turns
 ONE_VOICE = [pytest.param("1758833185", marks=pytest.mark.slow), "1758662274", "1757343041", "1758988711", "1757880741"]
 
 
-def speakers_of(path) -> set[str]:
-    return {t.speaker for t in diarizer().turns(to_mono(load_audio(path)), "auto")}
+MODELS = ["campplus", "dvector"]  # transcribe.speaker_model
 
 
+def speakers_of(path, model: str = "campplus") -> set[str]:
+    return {t.speaker for t in diarizer_for(model).turns(to_mono(load_audio(path)), "auto")}
+
+
+@pytest.mark.parametrize("model", MODELS)
 @pytest.mark.parametrize("call", ONE_VOICE)
-def test_a_one_voice_call_is_one_speaker(sample_audio, call):
+def test_a_one_voice_call_is_one_speaker(sample_audio, call, model):
     # Before: the short ones came out as 2 or 3 speakers (the mean of a few 0.8 s d-vectors is noisy).
-    assert len(speakers_of(find_sample(sample_audio, call))) == 1
+    assert len(speakers_of(find_sample(sample_audio, call), model)) == 1
 
 
-def test_a_two_party_call_is_two_speakers(sample_audio):
-    assert len(speakers_of(find_sample(sample_audio, TWO_SPEAKERS))) == 2
+@pytest.mark.parametrize("model", MODELS)
+def test_a_two_party_call_is_two_speakers(sample_audio, model):
+    assert len(speakers_of(find_sample(sample_audio, TWO_SPEAKERS), model)) == 2
 
 
 def test_one_voice_split_in_two_flickers_two_voices_do_not(sample_audio):
@@ -51,11 +56,12 @@ def test_one_voice_split_in_two_flickers_two_voices_do_not(sample_audio):
         assert split_coherence(part) < voices.COHERENT, part
 
 
-def test_speaker_changes_land_near_the_reference_turn_edges(sample_audio):
+@pytest.mark.parametrize("model", MODELS)
+def test_speaker_changes_land_near_the_reference_turn_edges(sample_audio, model):
     """Resegmentation: every change of speaker the reference has (six alternating turns) is found
     within 0.5 s, and no other change is invented."""
     path = find_sample(sample_audio, TWO_SPEAKERS)
-    turns = diarizer().turns(to_mono(load_audio(path)), "auto")
+    turns = diarizer_for(model).turns(to_mono(load_audio(path)), "auto")
     found = [b.start for a, b in zip(turns, turns[1:]) if a.speaker != b.speaker]
     ref = [t for t in load_turns(SAMPLES / "rttm" / f"{path.stem}.rttm").itertracks(yield_label=True)]
     edges = [b[0].start for a, b in zip(ref, ref[1:]) if a[2] != b[2]]
@@ -65,18 +71,19 @@ def test_speaker_changes_land_near_the_reference_turn_edges(sample_audio):
 
 @pytest.mark.slow
 @pytest.mark.skipif(not (SHARED / "timit_nltk_sample_16k").is_dir(), reason="needs ../shared/data (TIMIT, speechocean762)")
-def test_voicemails_of_the_dev_set_are_one_speaker(tmp_path):
+@pytest.mark.parametrize("model", MODELS)
+def test_voicemails_of_the_dev_set_are_one_speaker(tmp_path, model):
     from scripts.make_twoparty import build
 
     rows = build(SHARED, tmp_path, calls=8)  # calls 3 and 7 are voicemails (a TIMIT or speechocean762 voice)
     voicemails = [r for r in rows if r["kind"] == "voicemail"]
     assert len(voicemails) == 2
     for r in voicemails:
-        assert len(speakers_of(tmp_path / r["audio"])) == 1, r
+        assert len(speakers_of(tmp_path / r["audio"], model)) == 1, r
     # Call 2: a caller who says little (about 7 s in all). The earlier rule (a voice needs 8 s)
     # made it one speaker (DER 47.5 %); the coherence test keeps both.
     short = tmp_path / rows[2]["audio"]
-    turns = diarizer().turns(to_mono(load_audio(short)), "auto")
+    turns = diarizer_for(model).turns(to_mono(load_audio(short)), "auto")
     assert len({t.speaker for t in turns}) == 2
     from pyannote.core import Annotation, Segment
 
