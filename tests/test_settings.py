@@ -46,9 +46,9 @@ def test_mlx_activations_follow_the_compute_type():
 
 
 def test_the_hash_of_params_yaml_is_kept():
-    # Journals and stores made before stay valid: a change here re-transcribes every archive (last: speaker_model campplus, issue 24).
+    # Journals and stores made before stay valid: a change here re-transcribes every archive (last: speakers auto, decoder VAD, issue 12).
     params = yaml.safe_load((REPO / "params.yaml").read_text())["transcribe"]
-    assert TranscribeSettings.from_params({**params, "engine": "faster-whisper"}).hash() == "59ac6cdf06331a62"
+    assert TranscribeSettings.from_params({**params, "engine": "faster-whisper"}).hash() == "5335c4ed27c7e653"
 
 
 def test_engine_auto_on_a_cluster_resolves_per_engine_and_the_journal_takes_either():
@@ -65,7 +65,7 @@ def test_engine_auto_on_a_cluster_resolves_per_engine_and_the_journal_takes_eith
     assert (whisper.model, whisper.aligner) == ("base", None) and (qwen.model, qwen.aligner, qwen.workers) == ("~/qwen", "/aligner", 1)
     # Each engine's calls carry the hash its settings have when that engine is named: today's for faster-whisper.
     named = TranscribeSettings.from_params
-    assert whisper.hash() == named({**params, "engine": "faster-whisper"}).hash() == "59ac6cdf06331a62"
+    assert whisper.hash() == named({**params, "engine": "faster-whisper"}).hash() == "5335c4ed27c7e653"
     assert qwen.hash() == named({**params, "engine": "mlx-qwen3-asr", "model": "~/qwen", "aligner": "/aligner"}).hash()
     assert mixed.hashes() == {whisper.hash(), qwen.hash()} and len(mixed.hashes()) == 2
     by_qwen = {"sha256": "a", "settings_hash": qwen.hash()}
