@@ -208,12 +208,11 @@ def same_channels(audio: np.ndarray) -> bool:
 # pyannote segmentation-3.0 finds the speech (10 s windows every CHUNK_STEP s, its frames' speaker
 # counts averaged); CAM++ embeds 1.5 s windows of it, which `callscribe.voices` clusters as it does
 # the d-vectors. The segmentation's own local speakers are not used: on these GSM calls one local
-# speaker of a window mostly held both parties (DER 39-56 % on the tuning halves, docs/PERFORMANCE.md).
-CHUNK_STEP = 10.0  # s between 10 s segmentation windows (5 s gave the same speech and cost 2x)
+# speaker of a window mostly held both parties (DER 30-56 % on the tuning halves, docs/PERFORMANCE.md).
+CHUNK_STEP = 10.0  # s between 10 s segmentation windows (every 5 s: DER within 0.3 points, twice the cost)
 SPEECH_ON = 0.5  # a frame is speech when its windows' mean speaker count is at least this
-# fbank frames (10 ms): 1.5 s windows every 1.0 s. Tuning halves: 1.0 s windows were worse (mixes' DER
-# 14.3-16.7 % against 10.4-12.0 % with the collar), a step of 0.5 s no better, and 1.5 s is the cheapest
-# that kept the mixes' DER (collar) at 12 %.
+# fbank frames (10 ms): 1.5 s windows every 1.0 s. Tuning halves (mixes' DER with the collar): 1.0 s
+# windows 14.3-16.7 %, 1.5 s every 1.0 s 12.0 %, every 0.5 s 10.4 % at twice the cost (WDER the same).
 CAM_WINDOW, CAM_STEP = 150, 100
 FBANK_HOP = 160  # samples (10 ms) between Kaldi fbank frames, 400 (25 ms) each
 

@@ -57,7 +57,8 @@ DVECTOR = Tuning()
 # CAM++ 1.5 s windows every 1.0 s (callscribe.diarize.SegmentationDiarizer), from the tuning halves: the
 # two halves of a two-party call came to 0.66-0.83 alike, of a one-voice call to 0.87-0.92 (hence 0.85).
 # The coherence test is off: CAM++'s split of one voice did not flicker (1.00 on a voicemail). Five
-# windows (5 s) or more make a voice; a third needs ten.
+# windows (5 s) or more make a voice; a third needs ten. It does not hold: on the check half two real
+# calls' halves came to 0.86 and 0.88 and became one speaker (docs/PERFORMANCE.md; use speakers: 2).
 CAMPPLUS = Tuning(one_speaker_cos=0.88, min_speaker_windows=5, extra_speaker_windows=10, coherent=0.0, split_cos=0.85)
 
 
