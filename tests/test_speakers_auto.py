@@ -71,7 +71,10 @@ def test_speaker_changes_land_near_the_reference_turn_edges(sample_audio, model)
 
 @pytest.mark.slow
 @pytest.mark.skipif(not (SHARED / "timit_nltk_sample_16k").is_dir(), reason="needs ../shared/data (TIMIT, speechocean762)")
-@pytest.mark.parametrize("model", MODELS)
+# campplus splits call 7's voicemail: its first sentence (3 s) comes out a second voice, 0.64 alike (its words
+# all get the main speaker: WDER 0 on the check half, docs/PERFORMANCE.md).
+@pytest.mark.parametrize("model", ["dvector", pytest.param("campplus", marks=pytest.mark.xfail(
+    strict=True, reason="campplus: call 7's voicemail has a 3 s first sentence CAM++ hears as another voice"))])
 def test_voicemails_of_the_dev_set_are_one_speaker(tmp_path, model):
     from scripts.make_twoparty import build
 
