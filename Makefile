@@ -41,4 +41,4 @@ plan: setup
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/callscribe plan
 
 clean:
-	rm -rf $(VENV)
+	rm -rf $(VENV) models/speaker
