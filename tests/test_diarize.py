@@ -28,10 +28,11 @@ def engine():
     return load_engine(SETTINGS)
 
 
-@pytest.fixture(scope="module")
-def two_speaker_call(sample_audio, engine):
+@pytest.fixture(scope="module", params=["dvector", "campplus"])  # transcribe.speaker_model
+def two_speaker_call(sample_audio, engine, request):
     path = find_sample(sample_audio, TWO_SPEAKERS)
-    transcript, _ = transcribe_audio(engine, load_audio(path), SETTINGS)
+    settings = TranscribeSettings(workers=1, diarize=True, speaker_model=request.param).resolved()
+    transcript, _ = transcribe_audio(engine, load_audio(path), settings)
     return path, transcript
 
 
