@@ -104,16 +104,17 @@ def prepared(call: dict, cache: Path) -> tuple[Transcript, diarize.Windows, diar
     return Transcript.from_dict(data["transcript"]), w, ch, cost
 
 
-def labelled(transcript: Transcript, turns: diarize.Turns, how: str) -> tuple[list, dict | None, bool]:
-    """Words with speakers (the word-level Viterbi, or the turn holding most of each word), then roles."""
+def labelled(transcript: Transcript, turns: diarize.Turns, how: str) -> tuple[list, dict | None, bool, diarize.Turns]:
+    """Words with speakers (the word-level Viterbi, or the turn holding most of each word), then roles;
+    and the turns they took (`speaker_words.labelled_turns`: CAM++'s two-way split when the text reads
+    as two parties)."""
     segments = copy.deepcopy(transcript.segments)
+    turns, segments = speaker_words.labelled_turns(segments, turns)
     if how == "turns":
-        segments = speaker_words.assign_speakers(segments, diarize.Turns(list(turns)))
-    else:
-        segments = speaker_words.assign_speakers(segments, turns)
+        segments = speaker_words.assign_speakers(copy.deepcopy(transcript.segments), diarize.Turns(list(turns)))
     named, guess = roles.name_parties(segments, ["agent", "caller"])
     words = [w for s in named for w in (s.words or [])]
-    return words, guess, named is not segments
+    return words, guess, named is not segments, turns
 
 
 def evaluate(rows: list[dict], cache: Path, modes=(2, "auto"), hows=("turns", "words"), models=MODELS) -> dict:
@@ -128,15 +129,15 @@ def evaluate(rows: list[dict], cache: Path, modes=(2, "auto"), hows=("turns", "w
         for model, mode in itertools.product(models, modes):
             turns = diarize.turns_of(w if model == "dvector" else cam, mode)
             spent = {"transcribe_s": cost["transcribe_s"], "diarize_s": cost["diarize_s" if model == "dvector" else "campplus_s"]}
-            hyp = Annotation()
-            for t in turns:
-                hyp[Segment(t.start, t.end)] = t.speaker
             for how in hows:
+                words, guess, named, taken = labelled(transcript, turns, how)
+                hyp = Annotation()
+                for t in taken:
+                    hyp[Segment(t.start, t.end)] = t.speaker
                 r = results.setdefault((row["set"], model, str(mode), how), {
                     "der": DiarizationErrorRate(), "der_collar": DiarizationErrorRate(collar=0.5), "files": {}})
                 d = r["der"](ref, hyp, uem=uem)
                 dc = r["der_collar"](ref, hyp, uem=uem)
-                words, guess, named = labelled(transcript, turns, how)
                 wd = speaker_metrics.wder(ref, words)
                 ch = speaker_metrics.speaker_changes(words)
                 two = len(ref.labels()) == 2

@@ -57,8 +57,9 @@ class Turns(list):
     """A call's speaker turns (a list of `Turn`), with what they were decided from: each window's
     centre, speaker index and cosine to each speaker's voice (`scores`, (windows, speakers))."""
 
-    def __init__(self, turns=(), centres=None, labels=None, scores=None, half_window=0.4):
+    def __init__(self, turns=(), centres=None, labels=None, scores=None, half_window=0.4, two_way=None):
         super().__init__(turns)
+        self.two_way = two_way  # `speakers: auto` found one voice: its two-way split (voices.Tuning.ask_roles)
         self.half_window = half_window  # s either side of a centre its scores hold for
         self.centres = np.zeros(0) if centres is None else centres
         self.labels = np.zeros(0, int) if labels is None else labels
@@ -139,7 +140,10 @@ def turns_of(w: Windows, speakers: int | str) -> Turns:
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(1):
-        return _turns_of(w, speakers)
+        found = _turns_of(w, speakers)
+        if speakers == "auto" and w.tuning.ask_roles and len(set(found.labels.tolist())) == 1 and len(w.emb) >= 3:
+            found.two_way = _turns_of(w, 2)
+        return found
 
 
 def _turns_of(w: Windows, speakers: int | str) -> Turns:

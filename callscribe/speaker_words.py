@@ -15,7 +15,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from callscribe import voices
+from callscribe import roles, voices
 from callscribe.diarize import Turns
 from callscribe.records import Segment, Word
 from callscribe.speaker_metrics import SENTENCE_END
@@ -119,6 +119,20 @@ def assign_speakers(segments: list[Segment], turns: Turns) -> list[Segment]:
                 speaker=ws[0].speaker, speaker_confidence=round(float(np.mean(known)), 3) if known else None,
             ))
     return out
+
+
+def labelled_turns(segments: list[Segment], turns: Turns) -> tuple[Turns, list[Segment]]:
+    """The turns and the segments labelled by them (`assign_speakers`). When `speakers: auto` found one
+    voice but kept its two-way split (`Turns.two_way`, CAM++), the split instead if its words read as
+    an agent and a caller (`roles.both_parties`): CAM++'s one-or-two decision is one cosine, and two
+    real parties on one line came to it (docs/PERFORMANCE.md)."""
+    labelled = assign_speakers(segments, turns)
+    two_way = getattr(turns, "two_way", None)
+    if two_way is not None:
+        split = assign_speakers(segments, two_way)
+        if roles.both_parties(split):
+            return two_way, split
+    return turns, labelled
 
 
 def named_turns(turns: list, labelled: list[Segment], named: list[Segment]) -> list[list]:

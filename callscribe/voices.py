@@ -51,15 +51,19 @@ class Tuning:
     coherent: float = COHERENT
     # One voice when the two halves of the two-way split have mean embeddings this alike (None: unused).
     split_cos: float | None = None
+    # When `auto` finds one voice, keep the two-way split as a second opinion for the words' text
+    # (`callscribe.speaker_words.labelled_turns`: two when they read as an agent and a caller).
+    ask_roles: bool = False
 
 
 DVECTOR = Tuning()
 # CAM++ 1.5 s windows every 1.0 s (callscribe.diarize.SegmentationDiarizer), from the tuning halves: the
 # two halves of a two-party call came to 0.66-0.83 alike, of a one-voice call to 0.87-0.92 (hence 0.85).
 # The coherence test is off: CAM++'s split of one voice did not flicker (1.00 on a voicemail). Five
-# windows (5 s) or more make a voice; a third needs ten. It does not hold: on the check half two real
-# calls' halves came to 0.86 and 0.88 and became one speaker (docs/PERFORMANCE.md; use speakers: 2).
-CAMPPLUS = Tuning(one_speaker_cos=0.88, min_speaker_windows=5, extra_speaker_windows=10, coherent=0.0, split_cos=0.85)
+# windows (5 s) or more make a voice; a third needs ten. Alone it did not hold: on the check half two
+# real calls' halves came to 0.86 and 0.88 and became one speaker, hence the text's second opinion.
+CAMPPLUS = Tuning(one_speaker_cos=0.88, min_speaker_windows=5, extra_speaker_windows=10, coherent=0.0, split_cos=0.85,
+                  ask_roles=True)
 
 
 def cluster(emb: np.ndarray, speakers: int | str, region_of: np.ndarray, max_speakers: int = 8,
