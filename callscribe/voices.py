@@ -3,9 +3,10 @@
 Windows (CAM++ or d-vector embeddings, `callscribe.diarize`) are clustered with scikit-learn's spectral
 clustering in the call's own principal directions, with `speakers: auto` deciding one voice or more
 (`Tuning`: for d-vectors by how coherent a two-way split is, for CAM++ by how alike its two halves
-are); then a Viterbi pass over the windows in time order scores each against the speaker centroids
-and charges a penalty for changing speaker (less across a pause). The constants depend on each other
-and on the encoder; bench/diarization.py measures them on the splits of bench/speaker_splits.json.
+are, with the words' text as a second opinion, `callscribe.speaker_words.labelled_turns`); then a
+Viterbi pass over the windows in time order scores each against the speaker centroids and charges
+a penalty for changing speaker (less across a pause). The constants depend on each other and on the
+encoder; bench/diarization.py measures them on the splits of bench/speaker_splits.json.
 """
 
 from __future__ import annotations
