@@ -212,8 +212,8 @@ def _voiced(mono: np.ndarray) -> float:
 def with_speakers(transcript: Transcript, mono: np.ndarray, settings: TranscribeSettings) -> Transcript:
     """Speaker turns on a mono call's segments and words, when diarization is on."""
     if settings.diarize and transcript.segments:
-        turns = diarize.diarizer().turns(mono, settings.speakers)
-        labelled = speaker_words.assign_speakers(transcript.segments, turns)
+        turns = diarize.diarizer_for(settings.speaker_model).turns(mono, settings.speakers)
+        turns, labelled = speaker_words.labelled_turns(transcript.segments, turns)
         transcript.segments, transcript.roles = roles.name_parties(labelled, settings.channel_names)
         transcript.turns = speaker_words.named_turns(turns, labelled, transcript.segments)
         transcript.speakers = speaker_words.talk_time(transcript.segments)
