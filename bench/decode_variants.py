@@ -206,6 +206,7 @@ def main() -> None:
     parser.add_argument("--half", choices=["tuning", "check"], default="tuning")
     parser.add_argument("--out", help="JSON lines: each call's path, reference, text, CPU seconds")
     parser.add_argument("--only", help="only files whose name holds this")
+    parser.add_argument("--shorter", type=float, help="only calls shorter than this many seconds (packing)")
     parser.add_argument("--diff", nargs=2, metavar="JSONL", help="print where two runs' errors differ, call by call")
     parser.add_argument("--compare", nargs="+", metavar="JSONL", help="compare runs written by --out (the first is the reference run)")
     args = parser.parse_args()
@@ -213,12 +214,11 @@ def main() -> None:
         return compare(args.compare)
     if args.diff:
         return diff(*args.diff)
+    import soundfile as sf
     from archive_set import build
 
-
-    pairs = [p for p in build(SHARED, args.half) if not args.only or args.only in p[0]]
-    import soundfile as sf
-
+    pairs = [p for p in build(SHARED, args.half) if (not args.only or args.only in p[0])
+             and (not args.shorter or sf.info(p[0]).duration < args.shorter)]
     texts = decode([p for p, _, _ in pairs], parse(args.variant))
     print("CPU seconds in the model (calls):", {k: (round(v, 1), _PerCall.calls[k]) for k, v in _PerCall.cpu.items()})
     with open(args.out, "w") as out:
