@@ -65,6 +65,21 @@ def looks_wrong(text: str, seconds: float, *, short: bool = False, runaway: str 
     return repetition_warning(text, seconds) or (repeated_phrase(text) if short else None) or runaway
 
 
+# Whisper's own test of a 30 s window's text (faster-whisper's compression_ratio_threshold): the loop
+# decodes such a window again at a higher temperature; beam search alone keeps it. One looped window
+# hardly moves a 5-minute piece's ratio, so it is looked for window by window (docs/PERFORMANCE.md).
+LOOPED_WINDOW_RATIO = 2.4
+
+
+def looped_window(segments: list[Segment]) -> str | None:
+    """A window whose text compresses like a loop ("do not ask me to carry" twenty times), or None."""
+    worst = max((s.compression_ratio or 0.0 for s in segments), default=0.0)
+    if worst > LOOPED_WINDOW_RATIO:
+        at = next(s.start for s in segments if (s.compression_ratio or 0.0) == worst)
+        return f"repetition loop: a window's text compresses {worst:.1f}x at {at:.0f} s of the piece"
+    return None
+
+
 @dataclass
 class Part:
     """What one party said: a stereo call's channel (`name`), or a mono call's mix (`name` None), cut into pieces."""
@@ -184,11 +199,11 @@ def _part(engine: Engine, part: Part, pieces: list[Decoded], settings: Transcrib
     for (start, end), decoded in zip(part.cuts, pieces):
         offset, seconds = start / SAMPLE_RATE, (end - start) / SAMPLE_RATE
         language = decoded.language or language
-        warning = looks_wrong(decoded.text, seconds, runaway=decoded.runaway)
+        warning = looks_wrong(decoded.text, seconds, runaway=decoded.runaway) or looped_window(decoded.segments)
         if warning:
             retry = engine.transcribe_many([part.mono[start:end]], settings, safer=True)[0]
             language = retry.language or language
-            again = looks_wrong(retry.text, seconds, runaway=retry.runaway)
+            again = looks_wrong(retry.text, seconds, runaway=retry.runaway) or looped_window(retry.segments)
             warnings.append(f"{warning} at {offset:.0f} s; retried with safer decoding" + (f", still {again}" if again else ""))
             if not again or len(retry.text) < len(decoded.text):
                 decoded = retry
