@@ -1,8 +1,8 @@
 """Calls -> `Transcript`s, in four steps: plan (each call's parts: the channels of a stereo call or
 the mono mix, cut at pauses into pieces), decode (every piece through the engine's `transcribe_many`,
-a batch at a time), check (a piece that looks wrong, or a window of it that loops, is decoded again with safer decoding; a part
-with voice and no words is decoded once more without the VAD trim) and assemble (pieces back in
-call time, speaker turns on mono calls). Records and packing of short calls: `callscribe.calls`.
+a batch at a time), check (a piece that looks wrong, or a window of it that loops, is decoded again
+with safer decoding; a part with voice and no words is decoded once more without the VAD trim) and
+assemble (pieces back in call time, speaker turns on mono calls). Records and packing of short calls: `callscribe.calls`.
 """
 
 from __future__ import annotations
