@@ -15,7 +15,11 @@ $(BIN)/callscribe: pyproject.toml
 	$(BIN)/python -m pip install -q -e ".[$(EXTRAS)]"
 	touch $@
 
-setup: $(BIN)/callscribe
+# The speaker models (segmentation-3.0, CAM++) exported to ONNX once, in a throwaway venv with the CPU torch wheel.
+models/speaker/manifest.json: scripts/export_speaker_models.py
+	$(PYTHON) scripts/export_speaker_models.py --out models/speaker
+
+setup: $(BIN)/callscribe models/speaker/manifest.json
 
 # Debian packages the tests and tools use (scripts/debian-packages.txt); skipped where there is no apt.
 system:
@@ -37,4 +41,4 @@ plan: setup
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/callscribe plan
 
 clean:
-	rm -rf $(VENV)
+	rm -rf $(VENV) models/speaker

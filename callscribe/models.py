@@ -14,7 +14,7 @@ from pathlib import Path
 from callscribe.engines import ModelError
 from callscribe.settings import TranscribeSettings
 
-__all__ = ["ModelError", "check_model"]
+__all__ = ["ModelError", "check_model", "check_speaker_model"]
 
 # What a local folder must hold for each engine to load it.
 FOLDER_FILES = {"faster-whisper": ("model.bin", "config.json"), "mlx-qwen3-asr": ("config.json",)}
@@ -42,6 +42,17 @@ def what_works(settings: TranscribeSettings) -> str:
                 "Systran/faster-whisper-small or a size name (small, medium, large-v3: online only, once)")
     return ("transcribe.model can be a local folder holding a Qwen3-ASR model (config.json, *.safetensors; README, 'On a Mac') "
             "or a hub id such as Qwen/Qwen3-ASR-0.6B (online only, once; then read from ~/.cache/huggingface)")
+
+
+def check_speaker_model(settings: TranscribeSettings) -> None:
+    """Raise ModelError when mono calls would be diarized with a speaker model not made here."""
+    if settings.diarize and settings.speaker_model == "campplus":
+        from callscribe import diarize
+
+        try:
+            diarize.speaker_manifest()
+        except RuntimeError as e:
+            raise ModelError(f"transcribe.speaker_model campplus: {e}") from None
 
 
 def check_model(settings: TranscribeSettings) -> None:

@@ -68,6 +68,17 @@ def guess(segments: list[Segment]) -> dict | None:
     return {"agent": agent, "caller": caller, "confidence": round(confidence, 3)}
 
 
+def both_parties(segments: list[Segment]) -> bool:
+    """True when a two-speaker labelling of a call reads as an agent and a caller: confidently (`guess`),
+    and each speaker says phrases of their own role. A one-voice message can read agent-like all
+    through, but not as a caller answering it."""
+    found = guess(segments)
+    if found is None or found["confidence"] < MIN_CONFIDENCE:
+        return False
+    text = {sp: " ".join(s.text for s in segments if s.speaker == sp) for sp in (found["agent"], found["caller"])}
+    return agent_score(text[found["agent"]]) > 0 > agent_score(text[found["caller"]])
+
+
 def name_parties(segments: list[Segment], names: list[str]) -> tuple[list[Segment], dict | None]:
     """Name a two-speaker mono call's parties `names` (agent, caller) when `guess` is confident enough.
     Returns the segments and the guess, with the labels the transcript now carries."""

@@ -278,7 +278,7 @@ def transcribe_folder(jobs, out_dir: str | Path, transcribe: dict, redact: dict 
     function giving them (called once the settings are known to be good). Messages start with `name`;
     returns (exit status, summary): 0 also when some calls failed each for its own reason (they have
     their records). `info`: where the lines that are not errors go (the stage's stdout by default)."""
-    from callscribe.models import check_model
+    from callscribe.models import check_model, check_speaker_model
     from callscribe.redact import RedactSettings
 
     def say(message: str, error: bool = True) -> None:
@@ -289,6 +289,7 @@ def transcribe_folder(jobs, out_dir: str | Path, transcribe: dict, redact: dict 
         masker = Masker(RedactSettings.from_params(redact)) if redact is not None else None
         check_folder(out_dir)
         check_model(settings)  # a name that cannot load here stops now, not in every worker
+        check_speaker_model(settings)
         jobs = jobs() if callable(jobs) else jobs
     except (ValueError, ModelError, OutputError) as e:
         say(f"error: {e}")

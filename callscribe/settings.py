@@ -63,6 +63,8 @@ class TranscribeSettings:
     # speakers in a mono call, or auto to estimate (docs/PERFORMANCE.md)
     speakers: Annotated[Annotated[int, Field(ge=1)] | Literal["auto"] | Annotated[str, Field(pattern=r"^[1-9][0-9]*$")],
                         Field(description="auto, or a whole number of speakers (1 or more)")] = "auto"
+    # who is who in a mono call: dvector, or campplus (segmentation-3.0 + CAM++, ONNX files made by `make setup`)
+    speaker_model: Literal["dvector", "campplus"] = "dvector"
     # a stereo call's channels, in order
     channel_names: Annotated[list[str], Field(min_length=2, max_length=2)] = field(default_factory=lambda: ["agent", "caller"])
     vocabulary: list[str] | str = field(default_factory=list)  # the company's own words (callscribe.vocabulary): a list or a file
@@ -123,8 +125,9 @@ class TranscribeSettings:
 
     def hash(self) -> str:
         """Identity of what the settings produce; the journal skips files done with the same hash."""
-        # An empty vocabulary or no draft model leaves the hash as it was before those fields existed.
-        data = {k: v for k, v in asdict(self).items() if k not in NOT_HASHED and not (k in ("vocabulary", "draft_model") and not v)}
+        # An empty vocabulary, no draft model or the d-vector speaker model leaves the hash as it was before those fields existed.
+        data = {k: v for k, v in asdict(self).items() if k not in NOT_HASHED and not (k in ("vocabulary", "draft_model") and not v)
+                and not (k == "speaker_model" and v == "dvector")}
         if self.vocabulary:  # used only to decode again what nearly says a term (was: a hint on every window)
             data["vocabulary"] = {"terms": self.vocabulary, "use": "second listen", "near": vocabulary.NEAR}
         if self.vad:  # the VAD's options shape the text too (issue 12 changed them): transcripts made before are redone

@@ -1,7 +1,7 @@
 """Speakers on a transcript's words: each word from the speaker-activity windows under it.
 
-A word's evidence is the cosine of the d-vector windows that overlap it to each speaker's voice,
-weighted by how much of the word each covers (the turns' own labels, added as a second vote, made
+A word's evidence is the cosine of the embedded windows (CAM++ or d-vector, `callscribe.diarize`)
+that overlap it to each speaker's voice, weighted by how much of the word each covers (the turns' own labels, added as a second vote, made
 WDER no better on the tuning halves). A Viterbi pass over the words in order picks one speaker per word, charging a change of
 speaker much more inside a sentence (no sentence end before it, no pause of `PAUSE` s) than at a
 sentence end or a pause. A change whose evidence is weak on either side moves to the nearest such
@@ -15,13 +15,12 @@ from dataclasses import replace
 
 import numpy as np
 
-from callscribe import voices
+from callscribe import roles, voices
 from callscribe.diarize import Turns
 from callscribe.records import Segment, Word
 from callscribe.speaker_metrics import SENTENCE_END
 
 PAUSE = 0.3  # s between two words: a pause, where a turn may change as cheaply as at a sentence end
-HALF_WINDOW = 0.4  # s: each d-vector window spans its centre +- this
 # Word-level Viterbi, tuned on the tuning halves (bench/speaker_splits.json, bench/diarization.py --tune):
 # per second of word, score = SCALE * cosine to the speaker's voice; a change of speaker costs MID_SWITCH
 # inside a sentence, BOUNDARY_SWITCH at a sentence end or pause (3-40 and 0-1 tried: 12 and 0 best).
@@ -35,11 +34,11 @@ def evidence(turns: Turns, words: list[Word]) -> np.ndarray:
     if not len(turns.centres):
         return cos
     order = np.argsort(turns.centres, kind="stable")
-    centres, scores = turns.centres[order], turns.scores[order]
+    centres, scores, half = turns.centres[order], turns.scores[order], turns.half_window
     for i, w in enumerate(words):
-        a, b = np.searchsorted(centres, [w.start - HALF_WINDOW, w.end + HALF_WINDOW])
+        a, b = np.searchsorted(centres, [w.start - half, w.end + half])
         if b > a:
-            overlap = np.minimum(w.end, centres[a:b] + HALF_WINDOW) - np.maximum(w.start, centres[a:b] - HALF_WINDOW)
+            overlap = np.minimum(w.end, centres[a:b] + half) - np.maximum(w.start, centres[a:b] - half)
             weight = np.maximum(overlap, 1e-3)
             cos[i] = weight @ scores[a:b] / weight.sum()
         else:  # no window under the word: the nearest one
@@ -120,6 +119,20 @@ def assign_speakers(segments: list[Segment], turns: Turns) -> list[Segment]:
                 speaker=ws[0].speaker, speaker_confidence=round(float(np.mean(known)), 3) if known else None,
             ))
     return out
+
+
+def labelled_turns(segments: list[Segment], turns: Turns) -> tuple[Turns, list[Segment]]:
+    """The turns and the segments labelled by them (`assign_speakers`). When `speakers: auto` found one
+    voice but kept its two-way split (`Turns.two_way`, CAM++), the split instead if its words read as
+    an agent and a caller (`roles.both_parties`): CAM++'s one-or-two decision is one cosine, and two
+    real parties on one line came to it (docs/PERFORMANCE.md)."""
+    labelled = assign_speakers(segments, turns)
+    two_way = getattr(turns, "two_way", None)
+    if two_way is not None:
+        split = assign_speakers(segments, two_way)
+        if roles.both_parties(split):
+            return two_way, split
+    return turns, labelled
 
 
 def named_turns(turns: list, labelled: list[Segment], named: list[Segment]) -> list[list]:

@@ -1,8 +1,8 @@
 """Calls -> `Transcript`s, in four steps: plan (each call's parts: the channels of a stereo call or
 the mono mix, cut at pauses into pieces), decode (every piece through the engine's `transcribe_many`,
-a batch at a time), check (a piece that looks wrong is decoded again with safer decoding; a part
-with voice and no words is decoded once more without the VAD trim) and assemble (pieces back in
-call time, speaker turns on mono calls). Records and packing of short calls: `callscribe.calls`.
+a batch at a time), check (a piece that looks wrong, or a window of it that loops, is decoded again
+with safer decoding; a part with voice and no words is decoded once more without the VAD trim) and
+assemble (pieces back in call time, speaker turns on mono calls). Records and packing of short calls: `callscribe.calls`.
 """
 
 from __future__ import annotations
@@ -63,6 +63,44 @@ def looks_wrong(text: str, seconds: float, *, short: bool = False, runaway: str 
     """Text no speaker could produce, or a decoder that stopped itself (`runaway`). A `short` call (packed
     with others) is checked for phrase loops too: its loops are too short for `repetition_warning`."""
     return repetition_warning(text, seconds) or (repeated_phrase(text) if short else None) or runaway
+
+
+# Whisper's own test of a 30 s window's text (faster-whisper's compression_ratio_threshold): the loop
+# decodes such a window again at a higher temperature; beam search alone keeps it. One looped window
+# hardly moves a 5-minute piece's ratios, so it is looked for window by window (docs/PERFORMANCE.md).
+LOOPED_WINDOW_RATIO = 2.4
+
+
+def redo_looped_windows(engine: Engine, audio: np.ndarray, decoded: Decoded, settings: TranscribeSettings,
+                        offset: float = 0.0) -> tuple[Decoded, list[str]]:
+    """Each window of a piece whose text compresses like a loop ("do not ask me to carry" twenty times)
+    decoded again alone with safer decoding; its new text is kept when it no longer loops or is shorter.
+    Only that window's audio is decoded again, not the piece. Segment times are the piece's; `offset`
+    (the piece's start in the call) is for the warnings."""
+    out: list[Segment] = []
+    warnings: list[str] = []
+    segs, i = decoded.segments, 0
+    while i < len(segs):
+        ratio = segs[i].compression_ratio or 0.0
+        j = i + 1
+        while j < len(segs) and segs[j].compression_ratio == segs[i].compression_ratio:
+            j += 1  # a window's segments share its ratio
+        looped = segs[i:j]
+        a, b = round(looped[0].start * SAMPLE_RATE), round(looped[-1].end * SAMPLE_RATE)
+        if ratio <= LOOPED_WINDOW_RATIO or b - a < SAMPLE_RATE:
+            out += looped
+            i = j
+            continue
+        retry = engine.transcribe(audio[a:b], settings, safer=True)
+        again = [s.shifted(a / SAMPLE_RATE) for s in retry.segments]
+        still = max((s.compression_ratio or 0.0 for s in retry.segments), default=0.0) > LOOPED_WINDOW_RATIO
+        old_text = " ".join(s.text for s in looped)
+        keep = again if not still or len(retry.text) < len(old_text) else looped
+        out += keep
+        warnings.append(f"repetition loop: a window's text compresses {ratio:.1f}x at {offset + a / SAMPLE_RATE:.0f} s; "
+                        "decoded again with safer decoding" + (", still looping" if still else ""))
+        i = j
+    return dataclasses.replace(decoded, segments=out), warnings
 
 
 @dataclass
@@ -185,6 +223,9 @@ def _part(engine: Engine, part: Part, pieces: list[Decoded], settings: Transcrib
         offset, seconds = start / SAMPLE_RATE, (end - start) / SAMPLE_RATE
         language = decoded.language or language
         warning = looks_wrong(decoded.text, seconds, runaway=decoded.runaway)
+        if not warning:
+            decoded, redone = redo_looped_windows(engine, part.mono[start:end], decoded, settings, offset)
+            warnings += redone
         if warning:
             retry = engine.transcribe_many([part.mono[start:end]], settings, safer=True)[0]
             language = retry.language or language
@@ -212,8 +253,8 @@ def _voiced(mono: np.ndarray) -> float:
 def with_speakers(transcript: Transcript, mono: np.ndarray, settings: TranscribeSettings) -> Transcript:
     """Speaker turns on a mono call's segments and words, when diarization is on."""
     if settings.diarize and transcript.segments:
-        turns = diarize.diarizer().turns(mono, settings.speakers)
-        labelled = speaker_words.assign_speakers(transcript.segments, turns)
+        turns = diarize.diarizer_for(settings.speaker_model).turns(mono, settings.speakers)
+        turns, labelled = speaker_words.labelled_turns(transcript.segments, turns)
         transcript.segments, transcript.roles = roles.name_parties(labelled, settings.channel_names)
         transcript.turns = speaker_words.named_turns(turns, labelled, transcript.segments)
         transcript.speakers = speaker_words.talk_time(transcript.segments)

@@ -1,14 +1,17 @@
-"""Which windows of a call are which voice: clustering of d-vectors into speakers, then resegmentation.
+"""Which windows of a call are which voice: clustering of embeddings into speakers, then resegmentation.
 
-Windows are clustered with scikit-learn's spectral clustering in the call's own principal directions,
-with `speakers: auto` deciding one voice or more by how coherent a two-way split is; then a Viterbi
-pass over the windows in time order scores each against the speaker centroids and charges a penalty
-for changing speaker (less across a pause). The constants depend on each other and on the encoder of
-`callscribe.diarize`; they were tuned on read-speech two-party mixes (scripts/make_twoparty.py) and
-checked on real calls; bench/diarization.py measures them on the splits of bench/speaker_splits.json.
+Windows (CAM++ or d-vector embeddings, `callscribe.diarize`) are clustered with scikit-learn's spectral
+clustering in the call's own principal directions, with `speakers: auto` deciding one voice or more
+(`Tuning`: for d-vectors by how coherent a two-way split is, for CAM++ by how alike its two halves
+are, with the words' text as a second opinion, `callscribe.speaker_words.labelled_turns`); then a
+Viterbi pass over the windows in time order scores each against the speaker centroids and charges
+a penalty for changing speaker (less across a pause). The constants depend on each other and on the
+encoder; bench/diarization.py measures them on the splits of bench/speaker_splits.json.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -39,7 +42,33 @@ CONFIDENCE_SCALE = 20.0  # turns a score margin into a probability: softmax(scor
 RESEG_SCALE, SWITCH, GAP_SWITCH, RESEG_ROUNDS = 20.0, 20.0, 4.0, 2
 
 
-def cluster(emb: np.ndarray, speakers: int | str, region_of: np.ndarray, max_speakers: int = 8) -> np.ndarray:
+@dataclass(frozen=True)
+class Tuning:
+    """What `speakers: auto` decides one voice or more by; it depends on the encoder (the constants
+    above are the d-vector's)."""
+    one_speaker_cos: float = ONE_SPEAKER_COS
+    min_speaker_windows: int = MIN_SPEAKER_WINDOWS
+    extra_speaker_windows: int = EXTRA_SPEAKER_WINDOWS
+    coherent: float = COHERENT
+    # One voice when the two halves of the two-way split have mean embeddings this alike (None: unused).
+    split_cos: float | None = None
+    # When `auto` finds one voice, keep the two-way split as a second opinion for the words' text
+    # (`callscribe.speaker_words.labelled_turns`: two when they read as an agent and a caller).
+    ask_roles: bool = False
+
+
+DVECTOR = Tuning()
+# CAM++ 1.5 s windows every 1.0 s (callscribe.diarize.SegmentationDiarizer), from the tuning halves: the
+# two halves of a two-party call came to 0.66-0.83 alike, of a one-voice call to 0.87-0.92 (hence 0.85).
+# The coherence test is off: CAM++'s split of one voice did not flicker (1.00 on a voicemail). Five
+# windows (5 s) or more make a voice; a third needs ten. Alone it did not hold: on the check half two
+# real calls' halves came to 0.86 and 0.88 and became one speaker, hence the text's second opinion.
+CAMPPLUS = Tuning(one_speaker_cos=0.88, min_speaker_windows=5, extra_speaker_windows=10, coherent=0.0, split_cos=0.85,
+                  ask_roles=True)
+
+
+def cluster(emb: np.ndarray, speakers: int | str, region_of: np.ndarray, max_speakers: int = 8,
+            tuning: Tuning = DVECTOR) -> np.ndarray:
     """Speaker index per window, numbered by first appearance (SPEAKER_00 talks first)."""
     n = len(emb)
     if n < 3 or (speakers != "auto" and int(speakers) <= 1):
@@ -47,7 +76,7 @@ def cluster(emb: np.ndarray, speakers: int | str, region_of: np.ndarray, max_spe
     e, sub, affinity = _graph(emb)
     if speakers == "auto":
         two = _spectral(e, sub, affinity, 2)
-        if coherence(two, region_of) < COHERENT:
+        if coherence(two, region_of) < tuning.coherent or (tuning.split_cos is not None and _alike(emb, two) >= tuning.split_cos):
             return np.zeros(n, int)
         k = estimate_speakers(affinity, max_speakers)
         picked = two if k == 2 else _spectral(e, sub, affinity, k)
@@ -55,8 +84,15 @@ def cluster(emb: np.ndarray, speakers: int | str, region_of: np.ndarray, max_spe
         picked = _spectral(e, sub, affinity, min(int(speakers), len(sub)))
     labels = smooth(e, picked, region_of)
     if speakers == "auto":
-        labels = merge_alike(emb, labels, region_of)
+        labels = merge_alike(emb, labels, region_of, tuning)
     return first_appearance(labels)
+
+
+def _alike(emb: np.ndarray, labels: np.ndarray) -> float:
+    """Cosine of the mean embeddings of labels 0 and 1."""
+    c = np.stack([emb[labels == k].mean(0) for k in (0, 1)])
+    c /= np.linalg.norm(c, axis=1, keepdims=True) + 1e-12
+    return float(c[0] @ c[1])
 
 
 def two_way_split(emb: np.ndarray) -> np.ndarray:
@@ -192,7 +228,7 @@ def _averaged(emb: np.ndarray, region_of: np.ndarray) -> np.ndarray:
     return out / (np.linalg.norm(out, axis=1, keepdims=True) + 1e-12)
 
 
-def merge_alike(emb: np.ndarray, labels: np.ndarray, region_of: np.ndarray) -> np.ndarray:
+def merge_alike(emb: np.ndarray, labels: np.ndarray, region_of: np.ndarray, tuning: Tuning = DVECTOR) -> np.ndarray:
     """Merge the two most alike speakers while their mean voices are too alike to be two people
     (cosine >= ONE_SPEAKER_COS) or one of them is heard too little to tell (MIN_SPEAKER_WINDOWS):
     a one-voice call ends as one speaker."""
@@ -204,12 +240,13 @@ def merge_alike(emb: np.ndarray, labels: np.ndarray, region_of: np.ndarray) -> n
         sim = c @ c.T
         np.fill_diagonal(sim, -1)
         counts = np.array([(labels == k).sum() for k in present])
-        if counts.min() < (MIN_SPEAKER_WINDOWS if len(present) == 2 else EXTRA_SPEAKER_WINDOWS):  # the least heard goes to its nearest
+        fewest = tuning.min_speaker_windows if len(present) == 2 else tuning.extra_speaker_windows
+        if counts.min() < fewest:  # the least heard goes to its nearest
             j = int(np.argmin(counts))
             i = int(np.argmax(sim[j]))
         else:
             i, j = np.unravel_index(np.argmax(sim), sim.shape)
-            if sim[i, j] < ONE_SPEAKER_COS:
+            if sim[i, j] < tuning.one_speaker_cos:
                 break
         labels[labels == present[j]] = present[i]
     return labels
@@ -248,3 +285,4 @@ def smooth(e: np.ndarray, labels: np.ndarray, region_of: np.ndarray, rounds: int
                 smoothed[i] = scores[idx[max(0, j - SMOOTH) : j + SMOOTH + 1]].mean(0)
         labels = present[smoothed.argmax(1)]
     return labels
+

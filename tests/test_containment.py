@@ -50,7 +50,7 @@ def test_a_call_that_raises_inside_a_packed_window_leaves_the_others_as_if_it_we
         real = vad.speech_regions
         monkeypatch.setattr(vad, "speech_regions", lambda mono, *a, **k: 1 / 0 if len(mono) == n else real(mono, *a, **k))
     else:
-        real = diarize.diarizer()
+        real = diarize.diarizer_for(settings.speaker_model)
 
         class Flaky:
             def turns(self, mono, speakers):
@@ -58,7 +58,7 @@ def test_a_call_that_raises_inside_a_packed_window_leaves_the_others_as_if_it_we
                     raise RuntimeError("diarizer failed")
                 return real.turns(mono, speakers)
 
-        monkeypatch.setattr(diarize, "diarizer", lambda: Flaky())
+        monkeypatch.setattr(diarize, "diarizer_for", lambda model: Flaky())
     results = transcribe_files(engine, jobs, settings)
     record = next(r for r, _ in results if r.id == victim.id)
     assert record.status == "error" and victim.path in record.reason, record

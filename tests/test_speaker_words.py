@@ -7,8 +7,9 @@ from pyannote.core import Segment as Span
 
 from callscribe.diarize import Turn, Turns
 from callscribe.records import Segment, Word
+from callscribe.roles import guess
 from callscribe.speaker_metrics import role_outcome, speaker_changes, wder
-from callscribe.speaker_words import assign_speakers
+from callscribe.speaker_words import assign_speakers, labelled_turns
 
 
 def words_of(text: str, start: float, step: float = 0.35, gap: float = 0.05) -> list[Word]:
@@ -78,3 +79,23 @@ def test_wder_maps_labels_and_counts_wrong_words():
     assert role_outcome(weak, result["mapping"], False) == "generic, guess wrong"
     # The change after "four" (no full stop, next word 0.05 s later) is mid-sentence.
     assert speaker_changes(words) == {"changes": 1, "mid_sentence": 1, "mid_sentence_share": 1.0}
+
+
+def test_auto_keeps_the_two_way_split_only_when_its_words_read_as_agent_and_caller():
+    # `speakers: auto` found one voice (CAM++'s halves too alike); its two-way split is the second opinion.
+    agent = words_of("Thank you for calling, how can I help you?", 0.0)
+    caller = words_of("Hi, I'm looking for a cheap hotel, I'd like to book a room.", 4.0)
+    one = Turns([Turn(0.0, 10.0, "SPEAKER_00")], np.arange(0.4, 10.0, 0.4), np.zeros(24, int), np.ones((24, 1)))
+    one.two_way = evidence(lambda t: (0.6, 0.1) if t < 3.8 else (0.1, 0.6), 10.0)
+    segments = [Segment(0.0, 3.8, "".join(w.word for w in agent), words=agent),
+                Segment(4.0, 8.6, "".join(w.word for w in caller), words=caller)]
+    turns, labelled = labelled_turns(segments, one)
+    assert turns is one.two_way and {s.speaker for s in labelled} == {"SPEAKER_00", "SPEAKER_01"}
+    # One voice all through: an agent's message split in two reads as an agent, never as a caller.
+    message = words_of("This is Anna from Acme calling from the claims team.", 0.0)
+    rest = words_of("Please call us back on this number.", 4.0)
+    segments = [Segment(0.0, 3.5, "".join(w.word for w in message), words=message),
+                Segment(4.0, 6.5, "".join(w.word for w in rest), words=rest)]
+    assert guess(assign_speakers(segments, one.two_way))["confidence"] >= 0.8  # the text alone would say two
+    turns, labelled = labelled_turns(segments, one)
+    assert turns is one and {s.speaker for s in labelled} == {"SPEAKER_00"}

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from callscribe.audio import load_audio, to_mono
-from callscribe.diarize import diarizer
+from callscribe.diarize import diarizer, diarizer_for
 from callscribe.engines import load_engine
 from callscribe.evaluate import load_turns
 from callscribe.records import Segment
@@ -21,18 +21,23 @@ TWO_SPEAKERS = "1758390537"  # GSM mono, alternating LJ Speech / LibriVox turns
 ONE_VOICE = [pytest.param("1758833185", marks=pytest.mark.slow), "1758662274", "1757343041", "1758988711", "1757880741"]
 
 
-def speakers_of(path) -> set[str]:
-    return {t.speaker for t in diarizer().turns(to_mono(load_audio(path)), "auto")}
+MODELS = ["campplus", "dvector"]  # transcribe.speaker_model
 
 
+def speakers_of(path, model: str = "campplus") -> set[str]:
+    return {t.speaker for t in diarizer_for(model).turns(to_mono(load_audio(path)), "auto")}
+
+
+@pytest.mark.parametrize("model", MODELS)
 @pytest.mark.parametrize("call", ONE_VOICE)
-def test_a_one_voice_call_is_one_speaker(sample_audio, call):
+def test_a_one_voice_call_is_one_speaker(sample_audio, call, model):
     # Before: the short ones came out as 2 or 3 speakers (the mean of a few 0.8 s d-vectors is noisy).
-    assert len(speakers_of(find_sample(sample_audio, call))) == 1
+    assert len(speakers_of(find_sample(sample_audio, call), model)) == 1
 
 
-def test_a_two_party_call_is_two_speakers(sample_audio):
-    assert len(speakers_of(find_sample(sample_audio, TWO_SPEAKERS))) == 2
+@pytest.mark.parametrize("model", MODELS)
+def test_a_two_party_call_is_two_speakers(sample_audio, model):
+    assert len(speakers_of(find_sample(sample_audio, TWO_SPEAKERS), model)) == 2
 
 
 def test_one_voice_split_in_two_flickers_two_voices_do_not(sample_audio):
@@ -51,11 +56,12 @@ def test_one_voice_split_in_two_flickers_two_voices_do_not(sample_audio):
         assert split_coherence(part) < voices.COHERENT, part
 
 
-def test_speaker_changes_land_near_the_reference_turn_edges(sample_audio):
+@pytest.mark.parametrize("model", MODELS)
+def test_speaker_changes_land_near_the_reference_turn_edges(sample_audio, model):
     """Resegmentation: every change of speaker the reference has (six alternating turns) is found
     within 0.5 s, and no other change is invented."""
     path = find_sample(sample_audio, TWO_SPEAKERS)
-    turns = diarizer().turns(to_mono(load_audio(path)), "auto")
+    turns = diarizer_for(model).turns(to_mono(load_audio(path)), "auto")
     found = [b.start for a, b in zip(turns, turns[1:]) if a.speaker != b.speaker]
     ref = [t for t in load_turns(SAMPLES / "rttm" / f"{path.stem}.rttm").itertracks(yield_label=True)]
     edges = [b[0].start for a, b in zip(ref, ref[1:]) if a[2] != b[2]]
@@ -65,18 +71,22 @@ def test_speaker_changes_land_near_the_reference_turn_edges(sample_audio):
 
 @pytest.mark.slow
 @pytest.mark.skipif(not (SHARED / "timit_nltk_sample_16k").is_dir(), reason="needs ../shared/data (TIMIT, speechocean762)")
-def test_voicemails_of_the_dev_set_are_one_speaker(tmp_path):
+# campplus splits call 7's voicemail: its first sentence (3 s) comes out a second voice, 0.64 alike (its words
+# all get the main speaker: WDER 0 on the check half, docs/PERFORMANCE.md).
+@pytest.mark.parametrize("model", ["dvector", pytest.param("campplus", marks=pytest.mark.xfail(
+    strict=True, reason="campplus: call 7's voicemail has a 3 s first sentence CAM++ hears as another voice"))])
+def test_voicemails_of_the_dev_set_are_one_speaker(tmp_path, model):
     from scripts.make_twoparty import build
 
     rows = build(SHARED, tmp_path, calls=8)  # calls 3 and 7 are voicemails (a TIMIT or speechocean762 voice)
     voicemails = [r for r in rows if r["kind"] == "voicemail"]
     assert len(voicemails) == 2
     for r in voicemails:
-        assert len(speakers_of(tmp_path / r["audio"])) == 1, r
+        assert len(speakers_of(tmp_path / r["audio"], model)) == 1, r
     # Call 2: a caller who says little (about 7 s in all). The earlier rule (a voice needs 8 s)
     # made it one speaker (DER 47.5 %); the coherence test keeps both.
     short = tmp_path / rows[2]["audio"]
-    turns = diarizer().turns(to_mono(load_audio(short)), "auto")
+    turns = diarizer_for(model).turns(to_mono(load_audio(short)), "auto")
     assert len({t.speaker for t in turns}) == 2
     from pyannote.core import Annotation, Segment
 
@@ -140,10 +150,13 @@ def test_an_outbound_agent_is_named_from_where_they_call_from():
 
 @pytest.mark.slow
 @pytest.mark.skipif(not (SHARED / "gsm8k" / "spokenwoz_calls_8k").is_dir(), reason="needs ../shared/data (SpokenWOZ)")
-def test_real_service_call_names_the_agent():
+@pytest.mark.parametrize("model", MODELS)
+def test_real_service_call_names_the_agent(model):
+    """With `speakers: auto`. With campplus its two voices are too alike for the cosine alone (one
+    line, one codec); the text's second opinion keeps the two (speaker_words.labelled_turns)."""
     folder = SHARED / "gsm8k" / "spokenwoz_calls_8k"
     row = next(r for r in map(json.loads, (folder / "manifest.jsonl").read_text().splitlines()) if r["audio"] == "SNG0072.wav")
-    settings = TranscribeSettings(workers=1, diarize=True).resolved()
+    settings = TranscribeSettings(workers=1, diarize=True, speaker_model=model).resolved()
     transcript, _ = transcribe_audio(load_engine(settings), load_audio(folder / row["audio"]), settings)
     assert set(transcript.speakers) == {"agent", "caller"} and transcript.roles["confidence"] >= 0.8
     agent_text = " ".join(s.text for s in transcript.segments if s.speaker == "agent").lower()
