@@ -63,8 +63,9 @@ class _PackingFails(Engine):
 
 
 def test_a_packing_failure_is_a_warning_and_each_call_is_done_alone(sample_audio):
+    # pack_seconds 20: the samples are 5-15 s long, and only calls up to pack_seconds are packed
     jobs = [Job(k, str(find_sample(sample_audio, k)), "x", 5.0) for k in ("1758662274", "1757258616")]  # JFK, silence: both mono
-    results = transcribe_files(_PackingFails(), jobs, TranscribeSettings(workers=1, diarize=False).resolved())
+    results = transcribe_files(_PackingFails(), jobs, TranscribeSettings(workers=1, diarize=False, pack_seconds=20).resolved())
     for record, transcript in results:
         assert record.status == "ok" and transcript.text == "hello there"
         assert record.warnings == ["packed decoding failed (RuntimeError: tape too long); transcribed on its own"]
@@ -83,7 +84,7 @@ class _SkipsTheSecondCall(Engine):
 
 def test_a_call_skipped_in_its_packed_window_is_decoded_alone(sample_audio):
     jobs = [Job(k, str(find_sample(sample_audio, k)), "x", 5.0) for k in ("1758662274", "1758821279")]  # two calls with speech
-    results = transcribe_files(_SkipsTheSecondCall(), jobs, TranscribeSettings(workers=1, diarize=False).resolved())
+    results = transcribe_files(_SkipsTheSecondCall(), jobs, TranscribeSettings(workers=1, diarize=False, pack_seconds=20).resolved())
     (first, t1), (second, t2) = results
     assert t1.text == "first" and first.warnings == []
     assert second.status == "ok" and t2.text == "alone" and second.warnings == [DROPPED]
