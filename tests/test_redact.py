@@ -167,6 +167,7 @@ def test_a_number_after_a_strong_context_word_is_masked_whole_even_when_it_does_
     "The card was charged on the fifth at ten thirty.",
     "The account was opened in nineteen ninety nine.",
     "We have three cars on the policy Kids 20-19.",  # a year said in halves, as Whisper base wrote "since twenty nineteen"
+    "We have three cars on the policy Kids 20 -19.",  # the same in Whisper's words (" 20", "-19")
     "I got the card for 3 of the 4 of us.",
     "My account has 2 cars and 3 drivers, and 1 boat.",
 ])

@@ -115,8 +115,9 @@ def context_spans(words: list[str], kinds: tuple[str, ...]) -> list[tuple[str, l
 
 def _year(said: list[str]) -> bool:
     """A year, written or said: 2019, "nineteen ninety nine", "twenty fifteen", "two thousand five"."""
-    if len(said) == 1:  # "2019", or as Whisper writes a year said in two halves: "20-19"
-        return bool(YEAR.match(said[0]) or YEAR.match(re.sub(r"(?<=\d)-(?=\d)", "", said[0])))
+    written = "".join(said).replace("-", "")  # "2019", or a year said in halves as Whisper writes it: "20-19", "20" "-19"
+    if written.isdigit():
+        return bool(YEAR.match(written))
     return said[0] in ("nineteen", "twenty") and len(said) <= 3 or said[:2] == ["two", "thousand"]
 
 
