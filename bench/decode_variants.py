@@ -17,6 +17,7 @@ A variant is a comma list of changes to the pipeline's decoding (params.yaml):
 from __future__ import annotations
 
 import argparse
+import collections
 import dataclasses
 import json
 import os
@@ -51,29 +52,7 @@ def parse(variant: str) -> dict:
     return out
 
 
-class _PerCall:
-    """The CTranslate2 model, counting the seconds of each of its methods (encode, generate, align)."""
-
-    cpu: dict[str, float] = {}
-    calls: dict[str, int] = {}
-
-    def __init__(self, model):
-        self._model = model
-
-    def __getattr__(self, name):
-        attr = getattr(self._model, name)
-        if not callable(attr):
-            return attr
-
-        def timed(*args, **kwargs):
-            t0 = time.process_time()
-            try:
-                return attr(*args, **kwargs)
-            finally:
-                self.cpu[name] = self.cpu.get(name, 0.0) + time.process_time() - t0
-                self.calls[name] = self.calls.get(name, 0) + 1
-
-        return timed
+_TIMED: list = []  # the engine's model wrapper of each decode, counting CPU seconds per method
 
 
 def decode(files: list[str], variant: dict) -> dict[str, dict]:
@@ -82,7 +61,7 @@ def decode(files: list[str], variant: dict) -> dict[str, dict]:
 
     from callscribe import calls, vad
     from callscribe.calls import Job
-    from callscribe.engines.whisper import WhisperEngine
+    from callscribe.engines.whisper import WhisperEngine, _Timed
     from callscribe.runner import groups
     from callscribe.settings import TranscribeSettings
 
@@ -90,7 +69,8 @@ def decode(files: list[str], variant: dict) -> dict[str, dict]:
     settings = TranscribeSettings.from_params({**params, "workers": 1, "cpu_threads": 1, **variant["set"]})
     settings = dataclasses.replace(settings, diarize=False)  # speaker turns do not change the text
     engine = WhisperEngine(settings)
-    engine._model.model = _PerCall(engine._model.model)
+    engine._model.model = _Timed(engine._model.model, clock=time.process_time)
+    _TIMED.append(engine._model.model)
     if variant["loop"]:
         out = {}
         for path in files:
@@ -220,7 +200,11 @@ def main() -> None:
     pairs = [p for p in build(SHARED, args.half) if (not args.only or args.only in p[0])
              and (not args.shorter or sf.info(p[0]).duration < args.shorter)]
     texts = decode([p for p, _, _ in pairs], parse(args.variant))
-    print("CPU seconds in the model (calls):", {k: (round(v, 1), _PerCall.calls[k]) for k, v in _PerCall.cpu.items()})
+    cpu, calls = collections.Counter(), collections.Counter()
+    for timed in _TIMED:
+        cpu.update(timed.by_method)
+        calls.update(timed.calls)
+    print("CPU seconds in the model (calls):", {k: (round(v, 1), calls[k]) for k, v in cpu.items()})
     with open(args.out, "w") as out:
         for path, ref, kind in pairs:
             out.write(json.dumps({"path": path, "reference": ref, "kind": kind, "duration": sf.info(path).duration,

@@ -76,7 +76,15 @@ def encoder_path() -> Path:
     return path
 
 
-class Diarizer:
+class _TurnsOfWindows:
+    """What both diarizers share: turns from their embedded `windows`."""
+
+    def turns(self, audio: np.ndarray, speakers: int | str = 2) -> Turns:
+        found = self.windows(audio)
+        return Turns() if found is None else turns_of(found, speakers)
+
+
+class Diarizer(_TurnsOfWindows):
     """Owns the encoder session; `turns(audio, speakers)` gives the speaker turns of 16 kHz mono audio."""
 
     def __init__(self, threads: int = 1):
@@ -121,10 +129,6 @@ class Diarizer:
         starts, region_of = windows(regions, len(feats))
         emb = self.embed(np.stack([feats[w : w + WINDOW] for w in starts]))
         return Windows(regions, (starts + WINDOW / 2) * FRAME_S, region_of, emb)
-
-    def turns(self, audio: np.ndarray, speakers: int | str = 2) -> Turns:
-        found = self.windows(audio)
-        return Turns() if found is None else turns_of(found, speakers)
 
 
 @functools.cache
@@ -245,7 +249,7 @@ def speaker_manifest() -> dict:
     return manifest
 
 
-class SegmentationDiarizer:
+class SegmentationDiarizer(_TurnsOfWindows):
     """Owns the segmentation and CAM++ sessions; `windows` and `turns` as `Diarizer`'s."""
 
     def __init__(self, threads: int = 1):
@@ -338,9 +342,6 @@ class SegmentationDiarizer:
         emb = self.embed(feats, starts)
         return Windows(regions, (starts + CAM_WINDOW / 2) * FRAME_S, region_of, emb, CAM_WINDOW * FRAME_S / 2, voices.CAMPPLUS)
 
-    def turns(self, audio: np.ndarray, speakers: int | str = 2) -> Turns:
-        found = self.windows(audio)
-        return Turns() if found is None else turns_of(found, speakers)
 
 
 @functools.cache
